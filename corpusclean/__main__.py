@@ -1,0 +1,5 @@
+import sys
+
+from corpusclean.cli import main
+
+sys.exit(main())

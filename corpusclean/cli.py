@@ -1,0 +1,271 @@
+"""``corpusclean`` command line (CONTRACT.md): run, validate, steps, sample, report, demo.
+
+Exit codes: 0 success; 2 invalid usage or rules (one message naming file, step and key, and
+nothing written); 1 failure during a run (the message says what and where).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from corpusclean import __version__
+
+SAMPLE_DOCS = 3000
+SAMPLE_SEED = 0
+
+
+class UsageError(Exception):
+    """Bad command-line usage; exit code 2."""
+
+
+def repo_rules_dir() -> Path:
+    return Path(__file__).resolve().parent.parent / "rules"
+
+
+def sample_path(docs: int = SAMPLE_DOCS, seed: int = SAMPLE_SEED) -> Path:
+    """The embedded sample, generated once into the user's cache folder (deterministic)."""
+    from corpusclean.sample import write_sample
+
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "corpusclean"
+    path = cache / f"sample-v{__version__}-{docs}-{seed}.jsonl.gz"
+    if not path.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        write_sample(tmp, docs=docs, seed=seed)
+        tmp.replace(path)
+    return path
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from corpusclean.rules import load_rules
+
+    rules = load_rules(args.rules)
+    _check_tokenizer(rules)
+    print(yaml.safe_dump(rules.resolved(), sort_keys=False, allow_unicode=True), end="")
+    return 0
+
+
+def _check_tokenizer(rules: Any) -> None:
+    """Fail before any work when the rules name a tokenizer that cannot be loaded."""
+    from corpusclean.rules import RulesError
+    from corpusclean.tokenization import TokenizerError, eos_id, load_tokenizer
+
+    spec = rules.tokenize
+    if spec is None or not isinstance(spec.tokenizer, str):
+        return
+    try:
+        tokenizer, _ = load_tokenizer(spec.tokenizer, Path(rules.path).parent)
+        eos_id(tokenizer)
+    except (TokenizerError, Exception) as exc:
+        raise RulesError(f"{rules.path}: key 'tokenize.tokenizer': {exc}") from None
+
+
+def _cmd_steps(args: argparse.Namespace) -> int:
+    from corpusclean.steps import STEPS
+
+    catalogue: dict[str, Any] = {}
+    for name, step in STEPS.items():
+        options = {}
+        for key, info in step.Options.model_fields.items():
+            default = info.get_default(call_default_factory=True)
+            options[key] = {"default": default, "help": info.description or ""}
+        catalogue[name] = {
+            "summary": step.summary,
+            "source": step.source,
+            "adds_columns": list(step.adds_columns),
+            "options": options,
+        }
+    if args.json:
+        print(json.dumps(catalogue, indent=2, default=str))
+        return 0
+    for name, entry in catalogue.items():
+        print(f"{name}: {entry['summary']}")
+        print(f"  source: {entry['source']}")
+        if entry["adds_columns"]:
+            print(f"  adds columns: {', '.join(entry['adds_columns'])}")
+        for key, option in entry["options"].items():
+            print(f"  {key} (default {option['default']!r}): {option['help']}")
+        print()
+    return 0
+
+
+def _cmd_sample(args: argparse.Namespace) -> int:
+    from corpusclean.sample import write_sample
+
+    n = write_sample(args.output, docs=args.docs, seed=args.seed)
+    print(f"wrote {n} documents to {args.output}")
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from corpusclean.report import write_report
+
+    directory = Path(args.dir)
+    if not (directory / "stats.json").is_file():
+        raise UsageError(f"{directory}: no stats.json here (is it a corpusclean run output?)")
+    path = write_report(directory)
+    print(f"report: {path} and {path.with_suffix('.html')}")
+    return 0
+
+
+def run_rules(
+    rules_path: str,
+    inputs: list[str] | None,
+    output: str | None,
+    workers: int = 0,
+    limit: int | None = None,
+    quiet: bool = False,
+) -> tuple[Any, Path]:
+    """Validate everything, then run; shared by ``run`` and ``demo``. Returns (stats, output)."""
+    from corpusclean import engine, readers
+    from corpusclean.rules import load_rules
+
+    rules = load_rules(rules_path)
+    _check_tokenizer(rules)
+    if limit is not None and limit < 1:
+        raise UsageError("--limit must be >= 1")
+    out = Path(output or rules.output or f"out/{rules.name}")
+    engine.check_output(out)  # before any work: refuse a foreign, non-empty folder
+    patterns = inputs or rules.input.paths
+    if patterns:
+        base = Path(rules_path).parent
+        resolved = [p if inputs or Path(p).is_absolute() else str(base / p) for p in patterns]
+        paths = readers.expand_inputs(resolved)
+    else:
+        paths = [sample_path()]
+    config = engine.RunConfig(
+        rules=rules, inputs=paths, output=out, workers=workers, limit=limit, quiet=quiet
+    )
+    return engine.run(config), out
+
+
+def _summary(stats: Any, output: Path) -> str:
+    kept, total = stats.kept_docs, stats.input_docs
+    lines = [
+        f"{total:,} documents in, {kept:,} kept, {sum(stats.rejected.values()):,} rejected, "
+        f"{stats.error_records:,} unreadable ({stats.seconds:.1f} s)",
+    ]
+    if stats.error_records:
+        lines.append(f"warning: {stats.error_records} unreadable record(s), see {output}/errors/")
+    lines.append(f"report: {output}/report.md")
+    return "\n".join(lines)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    stats, out = run_rules(
+        args.rules, args.input, args.output, args.workers, args.limit, args.quiet
+    )
+    print(_summary(stats, out))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    """Sample -> clean -> tokenize -> a short pretraining run, at CI size."""
+    import subprocess
+
+    start = time.perf_counter()
+    out = Path(args.out)
+    rules = repo_rules_dir() / "openwebtext.yaml"
+    if not rules.is_file():
+        raise UsageError(f"{rules}: rules file not found (run the demo from a source checkout)")
+    stats, clean = run_rules(str(rules), None, str(out / "clean"), args.workers, None, args.quiet)
+    print(_summary(stats, clean))
+    command = [
+        sys.executable,
+        "-m",
+        "trainer",
+        "pretrain",
+        "--shards",
+        str(out / "clean" / "tokens"),
+        "--model",
+        "tiny",
+        "--steps",
+        str(args.steps),
+        "--out",
+        str(out / "model"),
+    ]
+    if args.quiet:
+        command.append("--quiet")
+    print("+ " + " ".join(command), flush=True)
+    subprocess.run(command, check=True)
+    print(f"demo finished in {time.perf_counter() - start:.0f} s")
+    print(f"cleaning report: {out / 'clean' / 'report.md'} (and report.html)")
+    print(f"model and loss curve: {out / 'model'} (log.jsonl, loss.png)")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="corpusclean", description="Clean LLM pre-training corpora with YAML rules."
+    )
+    parser.add_argument("--version", action="version", version=f"corpusclean {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="clean a corpus with a rules file")
+    run.add_argument("rules")
+    run.add_argument("--input", action="append", help="file, folder or glob (repeatable)")
+    run.add_argument("--output", help="output folder (default: the rules' output)")
+    run.add_argument("--workers", type=int, default=0, help="worker processes (0 = all cores)")
+    run.add_argument("--executor", choices=["local"], default="local")
+    run.add_argument("--limit", type=int, help="stop after N input documents")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    validate = sub.add_parser("validate", help="check a rules file and print the resolved steps")
+    validate.add_argument("rules")
+    validate.set_defaults(func=_cmd_validate)
+
+    steps = sub.add_parser("steps", help="list every step with its options and sources")
+    steps.add_argument("--json", action="store_true")
+    steps.set_defaults(func=_cmd_steps)
+
+    sample = sub.add_parser("sample", help="write the embedded sample corpus")
+    sample.add_argument("--docs", type=int, default=SAMPLE_DOCS)
+    sample.add_argument("--output", required=True)
+    sample.add_argument("--seed", type=int, default=SAMPLE_SEED)
+    sample.set_defaults(func=_cmd_sample)
+
+    report = sub.add_parser("report", help="rebuild report.md/report.html from stats.json")
+    report.add_argument("dir")
+    report.set_defaults(func=_cmd_report)
+
+    demo = sub.add_parser("demo", help="sample -> clean -> tokenize -> pretrain, CI-sized")
+    demo.add_argument("--out", default="out/demo")
+    demo.add_argument("--steps", type=int, default=200)
+    demo.add_argument("--workers", type=int, default=0)
+    demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from corpusclean.engine import OutputDirError
+    from corpusclean.readers import InputError
+    from corpusclean.rules import RulesError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except (RulesError, InputError, OutputDirError, UsageError) as exc:
+        print(f"corpusclean: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("corpusclean: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a failure during a run: say what and where, exit 1
+        if os.environ.get("CORPUSCLEAN_DEBUG"):
+            raise
+        print(f"corpusclean: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

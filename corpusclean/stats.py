@@ -1,0 +1,130 @@
+"""Run statistics: per-batch outcomes merged into ``stats.json``, and the conservation check.
+
+The invariant every run checks before it reports success (CONTRACT.md):
+``input_docs == kept_docs + sum(rejected) + error_records``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class StepTally:
+    """What one step did over the whole run (summed over batches and workers)."""
+
+    name: str
+    in_docs: int = 0
+    out_docs: int = 0
+    seconds: float = 0.0
+    counters: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "name": self.name,
+            "in_docs": self.in_docs,
+            "out_docs": self.out_docs,
+            "rejected": self.in_docs - self.out_docs,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.counters:
+            out["counters"] = dict(sorted(self.counters.items()))
+        return out
+
+
+@dataclass
+class BatchOutcome:
+    """What a worker reports back for one batch (small and picklable)."""
+
+    seq: int
+    in_docs: int
+    kept_docs: int
+    step_in: list[int]
+    step_out: list[int]
+    step_seconds: list[float]
+    step_counters: list[dict[str, int]]
+    kept_bytes: int = 0
+
+
+class InvariantError(RuntimeError):
+    """The run lost or invented documents: a bug, never a user error."""
+
+
+@dataclass
+class RunStats:
+    step_names: list[str]
+    input_docs: int = 0
+    kept_docs: int = 0
+    error_records: int = 0
+    input_bytes: int = 0
+    input_files: int = 0
+    kept_text_bytes: int = 0
+    seconds: float = 0.0
+    steps: list[StepTally] = field(default_factory=list)
+    tokens: dict[str, Any] | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.steps:
+            self.steps = [StepTally(name) for name in self.step_names]
+
+    def add(self, outcome: BatchOutcome) -> None:
+        self.kept_docs += outcome.kept_docs
+        self.kept_text_bytes += outcome.kept_bytes
+        for tally, n_in, n_out, secs, counters in zip(
+            self.steps,
+            outcome.step_in,
+            outcome.step_out,
+            outcome.step_seconds,
+            outcome.step_counters,
+            strict=True,
+        ):
+            tally.in_docs += n_in
+            tally.out_docs += n_out
+            tally.seconds += secs
+            tally.counters.update(counters)
+
+    @property
+    def rejected(self) -> dict[str, int]:
+        """Rejections per step name (a step used twice adds up under its name)."""
+        out: Counter[str] = Counter()
+        for tally in self.steps:
+            out[tally.name] += tally.in_docs - tally.out_docs
+        return dict(out)
+
+    def check_invariant(self) -> None:
+        total = self.kept_docs + sum(self.rejected.values()) + self.error_records
+        if self.input_docs != total:
+            raise InvariantError(
+                f"conservation check failed: input_docs={self.input_docs} but kept "
+                f"{self.kept_docs} + rejected {sum(self.rejected.values())} + errors "
+                f"{self.error_records} = {total}"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "input_docs": self.input_docs,
+            "kept_docs": self.kept_docs,
+            "error_records": self.error_records,
+            "rejected": self.rejected,
+            "steps": [s.as_dict() for s in self.steps],
+            "input_bytes": self.input_bytes,
+            "input_files": self.input_files,
+            "kept_text_bytes": self.kept_text_bytes,
+            "seconds": round(self.seconds, 3),
+        }
+        if self.tokens is not None:
+            out["tokens"] = self.tokens
+        out.update(self.extra)
+        return out
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.as_dict(), indent=2) + "\n", encoding="utf-8")
+
+
+def load_stats(directory: Path) -> dict[str, Any]:
+    return json.loads((directory / "stats.json").read_text(encoding="utf-8"))

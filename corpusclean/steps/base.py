@@ -1,0 +1,85 @@
+"""The contract every cleaning step keeps.
+
+A step is a transform over one Polars DataFrame batch of documents (columns ``id``, ``text``
+and whatever earlier steps added). It may add signal columns, rewrite ``text``, and mark rows
+as rejected with a human-readable ``detail``. The engine, not the step, moves rejected rows to
+``rejected/`` under the step's name as ``reason``: so a step never drops a row silently, and
+the conservation invariant (every input document is kept, rejected or an error) holds by
+construction.
+
+Modelled on datatrove's filters: one small class per rule, a shared base, stats per step.
+Options are a pydantic model with ``extra="forbid"``, so an unknown or mistyped key in a rules
+file is an error that names the key, never a silent default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import polars as pl
+from pydantic import BaseModel, ConfigDict
+
+
+class StepOptions(BaseModel):
+    """Base of every step's options: strict (unknown keys are errors) and immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+@dataclass
+class StepResult:
+    """What a step returns for one batch.
+
+    ``frame`` holds every row of the input batch, in order, with new or changed columns.
+    ``reject`` is a Utf8 Series aligned with ``frame``: null keeps the row, a string rejects it
+    and is the row's ``detail`` (e.g. ``"words=12<50"``). ``None`` means nothing was rejected.
+    ``counters`` are summed over batches and workers into ``stats.json``.
+    """
+
+    frame: pl.DataFrame
+    reject: pl.Series | None = None
+    counters: dict[str, int] = field(default_factory=dict)
+
+
+class Step:
+    """Base class of a streaming step.
+
+    Subclasses set ``name``, ``Options``, ``summary`` and ``source`` (the paper or project the
+    rule comes from), and implement :meth:`apply`. Expensive resources (models) are loaded in
+    :meth:`setup`, which the engine calls once in each worker process, never in the parent,
+    so that steps stay cheap to construct and picklable.
+    """
+
+    name: ClassVar[str]
+    Options: ClassVar[type[StepOptions]] = StepOptions
+    summary: ClassVar[str] = ""
+    source: ClassVar[str] = ""
+    #: Columns the step adds to kept documents (documented in ``corpusclean steps``).
+    adds_columns: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, options: StepOptions) -> None:
+        self.options = options
+
+    def setup(self) -> None:
+        """Load models or tables; called once per worker before the first batch."""
+
+    def apply(self, batch: pl.DataFrame) -> StepResult:
+        raise NotImplementedError
+
+
+def first_failure(rules: Sequence[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
+    """One Utf8 expression giving, per row, the message of the first rule whose condition holds.
+
+    ``rules`` are ``(condition, message)`` pairs in priority order; rows failing none get null,
+    which :class:`StepResult` reads as "keep". Every filter builds its ``reject`` column this
+    way, so a rejected row's ``detail`` always names the first failing sub-rule and its value.
+    """
+    if not rules:
+        return pl.lit(None, dtype=pl.String)
+    (condition, message), *rest = rules
+    chain = pl.when(condition).then(message)
+    for condition, message in rest:
+        chain = chain.when(condition).then(message)
+    return chain.otherwise(None).cast(pl.String)

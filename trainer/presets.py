@@ -1,0 +1,90 @@
+"""Model presets: turn a name (or a config.json) plus the shards' vocabulary into a GPT-2.
+
+The vocabulary always comes from the shards' manifest, never from the preset, so that a
+model trained on one tokenizer can never silently be fed ids from another. The size is
+rounded up to a multiple of 64 (as nanoGPT does for 50257 -> 50304) because matmuls on
+such sizes are faster; the extra rows are simply never used as targets.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from trainer.errors import TrainerError
+
+VOCAB_MULTIPLE = 64
+
+# Dropout is 0 in every preset: for pretraining on a corpus seen about once it only slows
+# learning down (nanoGPT's advice); a CONFIG.json path can still set it.
+_NO_DROPOUT: dict[str, float] = {"resid_pdrop": 0.0, "embd_pdrop": 0.0, "attn_pdrop": 0.0}
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # Small enough to learn something in minutes on a laptop CPU; used by the tests.
+    "tiny": {"n_layer": 2, "n_head": 4, "n_embd": 128, "n_positions": 256, **_NO_DROPOUT},
+    # Shapes of the Hugging Face checkpoints of the same names (weights are never fetched).
+    "distilgpt2": {"n_layer": 6, "n_head": 12, "n_embd": 768, "n_positions": 1024, **_NO_DROPOUT},
+    "gpt2": {"n_layer": 12, "n_head": 12, "n_embd": 768, "n_positions": 1024, **_NO_DROPOUT},
+}
+
+
+def round_vocab(vocab_size: int, multiple: int = VOCAB_MULTIPLE) -> int:
+    """Round the vocabulary up to ``multiple`` (faster kernels, unused rows are harmless)."""
+    return -(-vocab_size // multiple) * multiple
+
+
+def build_config(model: str, vocab_size: int, eos_id: int) -> GPT2Config:
+    """Make the GPT2Config for a preset name or a path to a CONFIG.json.
+
+    ``vocab_size`` and ``eos_id`` come from the shards' manifest and override whatever the
+    preset or file says; bos and pad are set to eos too, as for the original GPT-2, so that
+    generation and padding work without a separate special token.
+    """
+    if model in PRESETS:
+        fields: dict[str, Any] = dict(PRESETS[model])
+    else:
+        path = Path(model)
+        if not path.is_file():
+            names = ", ".join(PRESETS)
+            raise TrainerError(f"--model {model}: not a preset ({names}) nor a config.json file")
+        try:
+            fields = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise TrainerError(f"{path}: cannot read model config: {exc}") from exc
+        if not isinstance(fields, dict):
+            raise TrainerError(f"{path}: model config must be a JSON object")
+        # A config.json saved by save_pretrained carries bookkeeping keys; keep only shapes.
+        for key in ("architectures", "model_type", "transformers_version", "torch_dtype"):
+            fields.pop(key, None)
+    fields.update(
+        vocab_size=round_vocab(vocab_size),
+        bos_token_id=eos_id,
+        eos_token_id=eos_id,
+        pad_token_id=eos_id,
+    )
+    config = GPT2Config(**fields)
+    if config.n_embd % config.n_head != 0:
+        raise TrainerError(f"--model {model}: n_embd {config.n_embd} not divisible by n_head")
+    return config
+
+
+def build_model(config: GPT2Config, init: str | None = None) -> GPT2LMHeadModel:
+    """Instantiate a freshly initialised GPT-2 with SDPA attention.
+
+    ``init`` is the seam for warm-starting from a Hugging Face directory (``--init``,
+    ``--keep-layers``); it is not implemented yet, so callers must pass None. The caller
+    seeds torch beforehand, which makes the initial weights reproducible.
+    """
+    if init is not None:
+        raise TrainerError("--init is not implemented yet")
+    model = GPT2LMHeadModel._from_config(config, attn_implementation="sdpa")
+    return model
+
+
+def count_parameters(model: torch.nn.Module) -> int:
+    """Number of distinct parameters (tied embedding/head counted once)."""
+    return sum(p.numel() for p in model.parameters())
