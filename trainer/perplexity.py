@@ -24,6 +24,8 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModelForCausalLM, PreTrainedModel
 
+from trainer.data import check_token_ids, open_shards
+from trainer.device import autocast_for, resolve_device
 from trainer.errors import TrainerError
 
 
@@ -132,3 +134,48 @@ def sliding_perplexity(
         "tokens": n_scored,
         "tokens_per_second": n_scored / seconds if seconds > 0 else 0.0,
     }
+
+
+def evaluate_perplexity(
+    model_dir: str | Path,
+    *,
+    text: str | Path | None = None,
+    shards: str | Path | None = None,
+    split: str = "val",
+    block_size: int | None = None,
+    stride: int | None = None,
+    batch_size: int = 8,
+    max_tokens: int | None = None,
+    device: str = "auto",
+) -> dict[str, float]:
+    """`trainer eval`: perplexity of a checkpoint on a text file or on a shard split.
+
+    block_size defaults to the model's full context (n_positions) and stride to half of
+    it, the trade-off Hugging Face's guide uses. With --shards the ids are checked against
+    the model's vocabulary first, like pretrain does.
+    """
+    if (text is None) == (shards is None):
+        raise TrainerError("give exactly one of --text or --shards")
+    dev = resolve_device(device)
+    if text is not None:
+        ids = tokenize_file(model_dir, text)
+        model = load_model(model_dir, dev)
+    else:
+        assert shards is not None
+        opened = open_shards(shards)
+        model = load_model(model_dir, dev)
+        check_token_ids(opened, model.config.vocab_size, splits=(split,))
+        ids = opened.split(split)
+    if max_tokens is not None:
+        if max_tokens < 2:
+            raise TrainerError("--max-tokens must be >= 2")
+        ids = ids[:max_tokens]
+    n_positions = int(model.config.max_position_embeddings)
+    block = n_positions if block_size is None else block_size
+    if not 1 <= block <= n_positions:
+        raise TrainerError(f"--block-size {block} must be between 1 and n_positions {n_positions}")
+    step = max(1, block // 2) if stride is None else stride
+    if batch_size < 1:
+        raise TrainerError("--batch-size must be >= 1")
+    with autocast_for(dev):
+        return sliding_perplexity(model, ids, block, step, batch_size=batch_size, device=dev)

@@ -41,8 +41,8 @@ def build_config(model: str, vocab_size: int, eos_id: int) -> GPT2Config:
     """Make the GPT2Config for a preset name or a path to a CONFIG.json.
 
     ``vocab_size`` and ``eos_id`` come from the shards' manifest and override whatever the
-    preset or file says; bos and pad are set to eos too, as for the original GPT-2, so that
-    generation and padding work without a separate special token.
+    preset or file says; bos is set to eos too, as for the original GPT-2 (documents are
+    separated by a single EOS, which therefore also starts the next one).
     """
     if model in PRESETS:
         fields: dict[str, Any] = dict(PRESETS[model])
@@ -64,7 +64,6 @@ def build_config(model: str, vocab_size: int, eos_id: int) -> GPT2Config:
         vocab_size=round_vocab(vocab_size),
         bos_token_id=eos_id,
         eos_token_id=eos_id,
-        pad_token_id=eos_id,
     )
     config = GPT2Config(**fields)
     if config.n_embd % config.n_head != 0:

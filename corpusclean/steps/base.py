@@ -69,17 +69,20 @@ class Step:
         raise NotImplementedError
 
 
-def first_failure(rules: Sequence[tuple[pl.Expr, pl.Expr]]) -> pl.Expr:
-    """One Utf8 expression giving, per row, the message of the first rule whose condition holds.
+def first_failure(
+    batch: pl.DataFrame, rules: Sequence[tuple[pl.Expr, pl.Expr]]
+) -> pl.Series | None:
+    """Per row, the message of the first rule whose condition holds (null when none does).
 
-    ``rules`` are ``(condition, message)`` pairs in priority order; rows failing none get null,
-    which :class:`StepResult` reads as "keep". Every filter builds its ``reject`` column this
-    way, so a rejected row's ``detail`` always names the first failing sub-rule and its value.
+    ``rules`` are ``(condition, message)`` pairs in priority order. The result is the
+    ``reject`` column of a :class:`StepResult` (``None`` when there is no rule to apply), so a
+    rejected row's ``detail`` always names the first failing sub-rule and its value. Every
+    filter builds its decision this way, as one Polars expression over the batch.
     """
     if not rules:
-        return pl.lit(None, dtype=pl.String)
+        return None
     (condition, message), *rest = rules
     chain = pl.when(condition).then(message)
     for condition, message in rest:
         chain = chain.when(condition).then(message)
-    return chain.otherwise(None).cast(pl.String)
+    return batch.select(chain.otherwise(None).cast(pl.String).alias("detail")).to_series()

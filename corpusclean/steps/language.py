@@ -116,7 +116,7 @@ class LanguageStep(Step):
                     pl.format("language_score={}<{}", score.round(3), pl.lit(opts.min_score)),
                 )
             )
-        reject = batch.select(first_failure(rules)).to_series()
+        reject = first_failure(batch, rules)
         counts = batch.get_column("language").value_counts()
         counters = {
             f"language.{lang}": int(n)

@@ -57,5 +57,5 @@ class LengthStep(Step):
             rules.append(
                 (chars > opts.max_chars, pl.format("chars={}>{}", chars, pl.lit(opts.max_chars)))
             )
-        reject = batch.select(first_failure(rules)).to_series()
+        reject = first_failure(batch, rules)
         return StepResult(frame=batch, reject=reject)
