@@ -23,6 +23,10 @@ REJECTED_COLUMNS = ("id", "text", "reason", "detail", "source", "line")
 #: Reader bookkeeping that is not part of a kept document.
 _READER_ONLY = ("source", "line")
 
+class StepFailure(RuntimeError):
+    """A step raised on a batch; the message names the step, the file and the line range."""
+
+
 _steps: list[Step] = []
 _output: Path | None = None
 
@@ -70,7 +74,14 @@ def process_frame(seq: int, source: str, frame: pl.DataFrame) -> BatchOutcome:
         start = time.perf_counter()
         counters: dict[str, int] = {}
         if frame.height:
-            result = step.apply(frame)
+            try:
+                result = step.apply(frame)
+            except Exception as exc:
+                lines = frame.get_column("line")
+                raise StepFailure(
+                    f"step '{step.name}' failed on {source} (lines {lines.min()}-{lines.max()}): "
+                    f"{type(exc).__name__}: {exc}"
+                ) from exc
             frame, counters = result.frame, result.counters
             if result.reject is not None:
                 reject = result.reject.alias("detail")

@@ -14,6 +14,7 @@ here is exact: n tokens yield exactly n - 1 scored predictions.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -85,6 +86,16 @@ def tokenize_file(model_dir: str | Path, text_file: str | Path) -> np.ndarray:
     return np.asarray(tokenizer.encode(text).ids, dtype=np.int64)
 
 
+def trained_block_size(model_dir: str | Path) -> int | None:
+    """The --block-size a `trainer pretrain` checkpoint was trained with, if recorded."""
+    run_file = Path(model_dir) / "run.json"
+    try:
+        value = json.loads(run_file.read_text(encoding="utf-8"))["config"]["block_size"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return value if isinstance(value, int) and value > 0 else None
+
+
 @torch.no_grad()
 def sliding_perplexity(
     model: PreTrainedModel,
@@ -117,7 +128,11 @@ def sliding_perplexity(
     for batch in batches:
         rows = np.stack([np.asarray(ids[w.begin : w.end], dtype=np.int64) for w in batch])
         x = torch.from_numpy(rows).to(device)
-        logits = model(input_ids=x[:, :-1], use_cache=False).logits.float()
+        inputs = x[:, :-1]
+        # An explicit all-ones mask says "no padding" (the windows never contain any), which
+        # also keeps transformers from warning when a checkpoint's pad id equals its eos id.
+        mask = torch.ones_like(inputs)
+        logits = model(input_ids=inputs, attention_mask=mask, use_cache=False).logits.float()
         targets = x[:, 1:].clone()
         for row, w in enumerate(batch):
             # Position p of targets is token begin + 1 + p; mask those already scored.
@@ -150,9 +165,10 @@ def evaluate_perplexity(
 ) -> dict[str, float]:
     """`trainer eval`: perplexity of a checkpoint on a text file or on a shard split.
 
-    block_size defaults to the model's full context (n_positions) and stride to half of
-    it, the trade-off Hugging Face's guide uses. With --shards the ids are checked against
-    the model's vocabulary first, like pretrain does.
+    block_size defaults to the context the checkpoint was trained with (run.json from
+    `trainer pretrain`; positions beyond it were never trained) or else the model's
+    n_positions, and stride to half of it, the trade-off Hugging Face's guide uses. With
+    --shards the ids are checked against the model's vocabulary first, like pretrain does.
     """
     if (text is None) == (shards is None):
         raise TrainerError("give exactly one of --text or --shards")
@@ -160,6 +176,11 @@ def evaluate_perplexity(
     if text is not None:
         ids = tokenize_file(model_dir, text)
         model = load_model(model_dir, dev)
+        if len(ids) and int(ids.max()) >= model.config.vocab_size:
+            raise TrainerError(
+                f"{text}: token id {int(ids.max())} >= model vocab {model.config.vocab_size}; "
+                "tokenizer.json does not match the model"
+            )
     else:
         assert shards is not None
         opened = open_shards(shards)
@@ -171,7 +192,7 @@ def evaluate_perplexity(
             raise TrainerError("--max-tokens must be >= 2")
         ids = ids[:max_tokens]
     n_positions = int(model.config.max_position_embeddings)
-    block = n_positions if block_size is None else block_size
+    block = block_size or trained_block_size(model_dir) or n_positions
     if not 1 <= block <= n_positions:
         raise TrainerError(f"--block-size {block} must be between 1 and n_positions {n_positions}")
     step = max(1, block // 2) if stride is None else stride
