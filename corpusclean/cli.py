@@ -38,7 +38,7 @@ def sample_path(docs: int = SAMPLE_DOCS, seed: int = SAMPLE_SEED) -> Path:
     path = cache / f"sample-v{__version__}-{docs}-{seed}.jsonl.gz"
     if not path.exists():
         cache.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_name(path.name + ".tmp.gz")
         write_sample(tmp, docs=docs, seed=seed)
         tmp.replace(path)
     return path

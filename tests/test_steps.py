@@ -73,7 +73,7 @@ def test_language_without_keep_drops_nothing() -> None:
     step = _step("language")
     result = step.apply(_frame(["bonjour", "hello there my friend", "?? !!"]))
     assert result.reject is None
-    assert result.frame.get_column("language").to_list() == ["fr", "en", result.frame["language"][2]]
+    assert result.frame.get_column("language").to_list()[:2] == ["fr", "en"]
 
 
 def test_language_min_score() -> None:
