@@ -23,6 +23,7 @@ REJECTED_COLUMNS = ("id", "text", "reason", "detail", "source", "line")
 #: Reader bookkeeping that is not part of a kept document.
 _READER_ONLY = ("source", "line")
 
+
 class StepFailure(RuntimeError):
     """A step raised on a batch; the message names the step, the file and the line range."""
 

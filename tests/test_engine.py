@@ -39,8 +39,17 @@ def runs(sample_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[in
     for workers in (1, 2):
         folder = tmp_path_factory.mktemp(f"run{workers}") / "out"
         code = main(
-            ["run", OWT, "--input", str(sample_file), "--output", str(folder),
-             "--workers", str(workers), "--quiet"]
+            [
+                "run",
+                OWT,
+                "--input",
+                str(sample_file),
+                "--output",
+                str(folder),
+                "--workers",
+                str(workers),
+                "--quiet",
+            ]
         )
         assert code == 0
         out[workers] = folder
@@ -61,8 +70,14 @@ def test_contract_layout(runs: dict[int, Path]) -> None:
     assert rejected.get_column("detail").null_count() == 0
     manifest = json.loads((out / "tokens" / "manifest.json").read_text())
     assert set(manifest) >= {
-        "tokenizer", "vocab_size", "dtype", "eos_id",
-        "train_tokens", "val_tokens", "train_docs", "val_docs",
+        "tokenizer",
+        "vocab_size",
+        "dtype",
+        "eos_id",
+        "train_tokens",
+        "val_tokens",
+        "train_docs",
+        "val_docs",
     }
     train = np.fromfile(out / "tokens" / "train.bin", dtype=manifest["dtype"])
     val = np.fromfile(out / "tokens" / "val.bin", dtype=manifest["dtype"])
@@ -83,9 +98,10 @@ def test_stats_invariant_and_truth(runs: dict[int, Path], sample_file: Path) -> 
     truth = pl.read_ndjson(gzip.decompress(sample_file.read_bytes())).select("id", "truth")
     kept = pl.read_parquet(runs[1] / "documents" / "*.parquet").join(truth, on="id")
     assert kept.filter(pl.col("truth").is_in(["non_english", "short"])).height == 0
-    assert kept.filter(pl.col("truth") == "clean").height > 0.9 * truth.filter(
-        pl.col("truth") == "clean"
-    ).height
+    assert (
+        kept.filter(pl.col("truth") == "clean").height
+        > 0.9 * truth.filter(pl.col("truth") == "clean").height
+    )
 
 
 def test_output_identical_for_one_and_two_workers(runs: dict[int, Path]) -> None:

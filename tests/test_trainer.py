@@ -89,8 +89,19 @@ def read_log(out: Path) -> list[dict]:
 
 def small_args(shards: Path, out: Path, *extra: str) -> list[str]:
     return [
-        "pretrain", "--shards", str(shards), "--out", str(out), "--batch-size", "8",
-        "--block-size", "32", "--eval-batches", "2", "--quiet", *extra,
+        "pretrain",
+        "--shards",
+        str(shards),
+        "--out",
+        str(out),
+        "--batch-size",
+        "8",
+        "--block-size",
+        "32",
+        "--eval-batches",
+        "2",
+        "--quiet",
+        *extra,
     ]
 
 
@@ -108,8 +119,20 @@ def trained(shards: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("run") / "ckpt"
     code = cli.main(
         [
-            "pretrain", "--shards", str(shards), "--out", str(out), "--steps", "150",
-            "--batch-size", "16", "--block-size", "64", "--eval-batches", "4", "--quiet",
+            "pretrain",
+            "--shards",
+            str(shards),
+            "--out",
+            str(out),
+            "--steps",
+            "150",
+            "--batch-size",
+            "16",
+            "--block-size",
+            "64",
+            "--eval-batches",
+            "4",
+            "--quiet",
         ]
     )
     assert code == 0
@@ -189,7 +212,9 @@ def test_ids_beyond_vocab(tmp_path: Path, capsys) -> None:
 
 def test_dtype_mismatch(tmp_path: Path, capsys) -> None:
     root = write_shards(
-        tmp_path / "s", flatten(counting_docs(50, 0)), flatten(counting_docs(10, 1)),
+        tmp_path / "s",
+        flatten(counting_docs(50, 0)),
+        flatten(counting_docs(10, 1)),
         manifest_dtype="uint32",
     )
     _expect_error(capsys, small_args(root, tmp_path / "o", "--steps", "1"), "train.bin", "dtype")
@@ -274,5 +299,6 @@ def test_eval_trained_beats_untrained(shards: Path, trained: Path, tmp_path: Pat
     assert on_text["tokens"] == val_tokens - 1
     assert on_text["perplexity"] < 0.5 * baseline
 
-    _expect_error(capsys, ["eval", "--model", str(untrained), "--text", str(text)],
-                  "tokenizer.json")
+    _expect_error(
+        capsys, ["eval", "--model", str(untrained), "--text", str(text)], "tokenizer.json"
+    )

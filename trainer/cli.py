@@ -43,24 +43,49 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     length = p.add_mutually_exclusive_group(required=True)
     length.add_argument("--steps", type=_positive_int, metavar="N", help="optimizer steps")
     length.add_argument(
-        "--tokens", type=_positive_int, metavar="N",
+        "--tokens",
+        type=_positive_int,
+        metavar="N",
         help="training tokens; steps = ceil(N / (batch-size * block-size))",
     )
     p.add_argument("--batch-size", type=_positive_int, default=16, help="default: 16")
-    p.add_argument("--block-size", type=_positive_int, default=128,
-                   help="context length, <= the model's n_positions (default: 128)")
+    p.add_argument(
+        "--block-size",
+        type=_positive_int,
+        default=128,
+        help="context length, <= the model's n_positions (default: 128)",
+    )
     p.add_argument("--lr", type=float, default=6e-4, help="peak learning rate (default: 6e-4)")
-    p.add_argument("--warmup", type=int, default=None, metavar="STEPS",
-                   help="linear warmup steps (default: 10%% of steps, at most 1000)")
+    p.add_argument(
+        "--warmup",
+        type=int,
+        default=None,
+        metavar="STEPS",
+        help="linear warmup steps (default: 10%% of steps, at most 1000)",
+    )
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW, 2-D params only")
     p.add_argument("--seed", type=int, default=1337, help="model init and batch order")
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument("--eval-interval", type=_positive_int, default=None, metavar="STEPS",
-                   help="validate every N steps (default: steps / 10)")
-    p.add_argument("--eval-batches", type=_positive_int, default=20,
-                   help="validation batches per evaluation (fixed windows; default: 20)")
-    p.add_argument("--log-interval", type=_positive_int, default=None, metavar="STEPS",
-                   help="log every N steps (default: steps / 200, at least 1)")
+    p.add_argument(
+        "--eval-interval",
+        type=_positive_int,
+        default=None,
+        metavar="STEPS",
+        help="validate every N steps (default: steps / 10)",
+    )
+    p.add_argument(
+        "--eval-batches",
+        type=_positive_int,
+        default=20,
+        help="validation batches per evaluation (fixed windows; default: 20)",
+    )
+    p.add_argument(
+        "--log-interval",
+        type=_positive_int,
+        default=None,
+        metavar="STEPS",
+        help="log every N steps (default: steps / 200, at least 1)",
+    )
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     later = p.add_argument_group("planned (not implemented yet)")
     later.add_argument("--init", metavar="HF_DIR", help="start from a checkpoint")
@@ -117,22 +142,32 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg
         "eval",
         help="sliding-window perplexity of a checkpoint",
         description="Strided sliding-window perplexity (as Hugging Face documents for GPT-2) "
-        'of a checkpoint on a text file or a shard split; prints one JSON line '
+        "of a checkpoint on a text file or a shard split; prints one JSON line "
         '{"perplexity": x, "tokens": n, "tokens_per_second": y}.',
     )
     p.add_argument("--model", required=True, metavar="HF_DIR", help="checkpoint directory")
     source = p.add_mutually_exclusive_group(required=True)
-    source.add_argument("--text", metavar="FILE", help="UTF-8 text, tokenized with the "
-                        "checkpoint's tokenizer.json")
+    source.add_argument(
+        "--text", metavar="FILE", help="UTF-8 text, tokenized with the checkpoint's tokenizer.json"
+    )
     source.add_argument("--shards", metavar="DIR", help="shard directory (uses --split)")
     p.add_argument("--split", choices=("val", "train"), default="val", help="default: val")
-    p.add_argument("--block-size", type=_positive_int, default=None,
-                   help="context per window (default: the model's n_positions)")
-    p.add_argument("--stride", type=_positive_int, default=None,
-                   help="window advance (default: block-size / 2)")
+    p.add_argument(
+        "--block-size",
+        type=_positive_int,
+        default=None,
+        help="context per window (default: the model's n_positions)",
+    )
+    p.add_argument(
+        "--stride",
+        type=_positive_int,
+        default=None,
+        help="window advance (default: block-size / 2)",
+    )
     p.add_argument("--batch-size", type=_positive_int, default=8, help="windows per forward")
-    p.add_argument("--max-tokens", type=_positive_int, default=None,
-                   help="score only the first N tokens")
+    p.add_argument(
+        "--max-tokens", type=_positive_int, default=None, help="score only the first N tokens"
+    )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.set_defaults(handler=_run_eval)
 
