@@ -50,6 +50,10 @@ class RunConfig:
     quiet: bool = False
     batch_docs: int = 1000
     batch_bytes: int = 16 << 20
+    #: Optional truth labels (``id`` + a class column) to score the decisions against.
+    labels: Path | None = None
+    label_column: str = "truth"
+    keep_classes: tuple[str, ...] = ("clean", "mojibake")
 
     @property
     def n_workers(self) -> int:
@@ -200,6 +204,11 @@ def run(config: RunConfig) -> RunStats:
     stats.extra["rules"] = config.rules.resolved()
     stats.extra["inputs"] = [str(p) for p in config.inputs]
     stats.extra["workers"] = config.n_workers
+    if config.labels is not None:
+        from corpusclean import truth
+
+        labels = truth.read_labels(config.labels, config.label_column)
+        stats.extra["truth"] = truth.score(config.output, labels, config.keep_classes)
     stats.write(config.output / "stats.json")
     report.write_report(config.output)
     return stats

@@ -76,8 +76,8 @@ def render_markdown(stats: dict[str, Any], examples: dict[str, list[dict[str, An
     lines = [
         f"# corpusclean report: {stats.get('rules', {}).get('name', '')}",
         "",
-        f"- input: {n_in:,} documents, {stats['input_bytes'] / 1e6:.1f} MB in "
-        f"{stats.get('input_files', '?')} file(s)",
+        f"- input: {n_in:,} documents in {stats.get('input_files', '?')} file(s) "
+        f"({stats['input_bytes'] / 1e6:.1f} MB on disk)",
         f"- kept: {stats['kept_docs']:,} documents ({_pct(stats['kept_docs'], n_in)}), "
         f"{stats.get('kept_text_bytes', 0) / 1e6:.1f} MB of text",
         f"- rejected: {sum(stats['rejected'].values()):,}; unreadable records (errors/): "
@@ -112,6 +112,8 @@ def render_markdown(stats: dict[str, Any], examples: dict[str, list[dict[str, An
             f"- train: {t['train_tokens']:,} tokens in {t['train_docs']:,} documents; "
             f"val: {t['val_tokens']:,} tokens in {t['val_docs']:,} documents",
         ]
+    if stats.get("truth"):
+        lines += ["", *_truth_section(stats["truth"])]
     if examples:
         lines += ["", "## Examples of rejected documents", ""]
         for reason, rows in examples.items():
@@ -121,6 +123,30 @@ def render_markdown(stats: dict[str, Any], examples: dict[str, list[dict[str, An
                 lines.append(f"- `{row['id']}` ({row['detail']}): {_snippet(row['text'])}")
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _truth_section(truth: dict[str, Any]) -> list[str]:
+    def fmt(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.3f}"
+
+    lines = [
+        "## Decisions against the truth labels",
+        "",
+        f"{truth['labelled_docs']:,} labelled documents; classes that should be kept: "
+        f"{', '.join(truth['keep_classes'])}. Drop precision {fmt(truth['drop_precision'])} "
+        f"(dropped documents that should go), drop recall {fmt(truth['drop_recall'])} "
+        "(should-go documents that went).",
+        "",
+        "| class | should | docs | kept | dropped | dropped by |",
+        "|---|---|---:|---:|---:|---|",
+    ]
+    for name, row in truth["classes"].items():
+        by = ", ".join(f"{k} {v:,}" for k, v in row["by_step"].items()) or "-"
+        should = "drop" if row["should_drop"] else "keep"
+        lines.append(
+            f"| {name} | {should} | {row['docs']:,} | {row['kept']:,} | {row['dropped']:,} | {by} |"
+        )
+    return lines
 
 
 def render_html(markdown: str, png: bytes) -> str:

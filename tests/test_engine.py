@@ -49,6 +49,8 @@ def runs(sample_file: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[in
                 "--workers",
                 str(workers),
                 "--quiet",
+                "--labels",
+                str(sample_file),
             ]
         )
         assert code == 0
@@ -102,6 +104,19 @@ def test_stats_invariant_and_truth(runs: dict[int, Path], sample_file: Path) -> 
         kept.filter(pl.col("truth") == "clean").height
         > 0.9 * truth.filter(pl.col("truth") == "clean").height
     )
+
+
+def test_truth_scoring_in_stats_and_report(runs: dict[int, Path]) -> None:
+    truth = json.loads((runs[2] / "stats.json").read_text())["truth"]
+    assert truth["labelled_docs"] == 600
+    classes = truth["classes"]
+    assert classes["non_english"]["dropped"] == classes["non_english"]["docs"]
+    assert classes["non_english"]["by_step"]["language"] == classes["non_english"]["docs"]
+    assert classes["clean"]["should_drop"] is False
+    dropped = sum(c["dropped"] for c in classes.values())
+    wrongly = sum(c["dropped"] for c in classes.values() if not c["should_drop"])
+    assert truth["drop_precision"] == round((dropped - wrongly) / dropped, 4)
+    assert "Decisions against the truth labels" in (runs[2] / "report.md").read_text()
 
 
 def test_output_identical_for_one_and_two_workers(runs: dict[int, Path]) -> None:
