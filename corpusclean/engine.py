@@ -1,20 +1,29 @@
-"""The streaming engine: inputs -> batches -> steps (in worker processes) -> parts -> tokens.
+"""The engine: inputs -> batches -> passes of steps (in worker processes) -> parts -> tokens.
 
-The parent process reads every input file as bounded Arrow batches, numbers them in input
-order, and hands them to a pool of ``spawn``-ed workers with at most ``2 x workers`` batches in
-flight, so memory is bounded whatever the corpus size. Workers write their kept and rejected
-rows under the batch's number, so the output is byte-identical for any worker count. Reader
-errors are written by the parent to ``errors/``. After the last batch the kept documents are
-tokenized (:mod:`corpusclean.tokenization`), ``stats.json`` is written once the conservation
-invariant holds, and the report is built.
+The rules' steps are cut into *passes* at every corpus-wide step (deduplication must see every
+document before it decides). In each pass the parent hands numbered batches to a pool of
+``spawn``-ed workers with at most ``2 x workers`` batches in flight, so memory is bounded
+whatever the corpus size: the first pass reads the input files (the parent reads them in
+order and cuts bounded Arrow batches), later passes read the previous pass's survivors. Between
+passes the corpus-wide step resolves its decision from the scan parts the workers spilled to
+Parquet. Workers write everything under the batch's number, so the output is byte-identical for
+any worker count.
 
-The engine knows steps only through :class:`~corpusclean.steps.base.Step`; an executor other
-than the local process pool (Ray) or corpus-wide steps (deduplication) plug in at
-:func:`_dispatch`.
+Runs resume: ``DIR/_work/state.json`` records the run's fingerprint (rules, inputs, batch
+sizes) and the passes that finished, with their tallies. Started again on the same output
+folder with the same fingerprint, a run skips the finished passes and redoes only the
+interrupted one.
+
+After the last pass, ``stats.json`` is written once the conservation invariant holds, the
+kept documents are tokenized (:mod:`corpusclean.tokenization`), and the report is built. The
+engine knows steps only through :class:`~corpusclean.steps.base.Step` and
+:class:`~corpusclean.steps.base.CorpusStep`; another executor (Ray) plugs in at
+:func:`_run_batches`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import multiprocessing
 import os
@@ -22,22 +31,27 @@ import shutil
 import sys
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
+import polars as pl
 import pyarrow as pa
 from tqdm import tqdm
 
 from corpusclean import readers, worker
 from corpusclean.readers import ErrorRecord, InputBatch
-from corpusclean.rules import Rules
+from corpusclean.rules import Rules, StepSpec
 from corpusclean.stats import BatchOutcome, RunStats
+from corpusclean.steps.base import CorpusStep
+from corpusclean.worker import DOC_SHIFT, PassSpec
 
 #: Marks a folder as a corpusclean output, so a re-run may clear it.
 MARKER = ".corpusclean"
 OUTPUT_SUBDIRS = ("documents", "rejected", "errors", "tokens")
+WORK = "_work"
 
 
 @dataclass(frozen=True)
@@ -58,6 +72,23 @@ class RunConfig:
     @property
     def n_workers(self) -> int:
         return self.workers if self.workers > 0 else (os.cpu_count() or 1)
+
+    def fingerprint(self) -> str:
+        """What must match for a run to resume another's finished passes."""
+        inputs = [(str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in self.inputs]
+        blob = json.dumps(
+            [
+                self.rules.resolved(),
+                inputs,
+                self.limit,
+                self.batch_docs,
+                self.batch_bytes,
+                pl.__version__,  # corpus-wide keys use Polars' hash, stable within a version
+            ],
+            sort_keys=True,
+            default=str,
+        )
+        return hashlib.sha256(blob.encode()).hexdigest()
 
 
 class OutputDirError(Exception):
@@ -80,25 +111,54 @@ def prepare_output(output: Path) -> None:
     check_output(output)
     output.mkdir(parents=True, exist_ok=True)
     (output / MARKER).write_text("corpusclean output folder\n", encoding="utf-8")
-    for name in OUTPUT_SUBDIRS:
+    for name in (*OUTPUT_SUBDIRS, WORK):
         shutil.rmtree(output / name, ignore_errors=True)
+    for name in OUTPUT_SUBDIRS:
         (output / name).mkdir()
     for name in ("stats.json", "report.md", "report.html", "tokenizer.json"):
         (output / name).unlink(missing_ok=True)
+
+
+def plan_passes(steps: list[StepSpec], output: Path) -> list[PassSpec]:
+    """Cut the steps into passes at each corpus-wide step."""
+    cuts = [i for i, spec in enumerate(steps) if spec.build().corpus_wide]
+    bounds = [0, *cuts, len(steps)]
+    passes = []
+    for index in range(len(bounds) - 1):
+        first, end = bounds[index], bounds[index + 1]
+        scan = steps[end] if end < len(steps) else None
+        entry_state = _state_dir(output, first) if index > 0 else None
+        passes.append(
+            PassSpec(
+                index=index,
+                first_step=first,
+                steps=steps[first:end],
+                entry_state=entry_state,
+                scan=scan,
+                output=output,
+                work=output / WORK / f"pass-{index}",
+            )
+        )
+    return passes
+
+
+def _state_dir(output: Path, step_index: int) -> Path:
+    return output / WORK / f"step-{step_index}"
+
+
+# -- reading ----------------------------------------------------------------------------------
 
 
 def _numbered_batches(config: RunConfig) -> Iterator[tuple[int, InputBatch]]:
     """Every input batch in input order, numbered; honours ``--limit`` (documents)."""
     seq = 0
     remaining = config.limit
-    text_field = config.rules.input.text_field
-    id_field = config.rules.input.id_field
     for path in config.inputs:
         for batch in readers.read_batches(
             path,
-            text_field=text_field,
-            id_field=id_field,
-            batch_docs=config.batch_docs,
+            text_field=config.rules.input.text_field,
+            id_field=config.rules.input.id_field,
+            batch_docs=min(config.batch_docs, 1 << DOC_SHIFT),
             batch_bytes=config.batch_bytes,
         ):
             if remaining is not None:
@@ -125,64 +185,124 @@ def _write_errors(output: Path, seq: int, errors: list[ErrorRecord]) -> None:
             fh.write(json.dumps(asdict(error), ensure_ascii=False) + "\n")
 
 
-def _progress(config: RunConfig, total_bytes: int) -> tqdm:
-    disable = config.quiet or not sys.stderr.isatty()
+def _progress(config: RunConfig, total: int | None, desc: str, unit: str) -> tqdm:
     return tqdm(
-        total=total_bytes or None,
-        unit="B",
+        total=total or None,
+        unit=unit,
         unit_scale=True,
-        unit_divisor=1024,
-        desc="cleaning",
-        disable=disable,
+        unit_divisor=1024 if unit == "B" else 1000,
+        desc=desc,
+        disable=config.quiet or not sys.stderr.isatty(),
         dynamic_ncols=True,
     )
 
 
-def _dispatch(config: RunConfig, stats: RunStats) -> None:
-    """Run the streaming steps over every batch with a bounded number in flight."""
-    specs = config.rules.steps
-    total_bytes = sum(p.stat().st_size for p in config.inputs)
-    bar = _progress(config, total_bytes)
-    docs_seen = 0
+# -- executing --------------------------------------------------------------------------------
 
-    def account(batch: InputBatch, seq: int) -> None:
-        nonlocal docs_seen
-        stats.input_docs += batch.table.num_rows + len(batch.errors)
-        stats.error_records += len(batch.errors)
-        if batch.errors:
-            _write_errors(config.output, seq, batch.errors)
-        docs_seen += batch.table.num_rows
-        bar.update(batch.bytes_read)
-        bar.set_postfix(docs=docs_seen, refresh=False)
+Task = tuple[Callable[..., BatchOutcome], tuple[Any, ...]]
 
+
+def _run_batches(config: RunConfig, spec: PassSpec, tasks: Iterator[Task], stats: RunStats) -> None:
+    """Run one pass's tasks with at most ``2 x workers`` in flight (local process pool)."""
     if config.n_workers == 1:
-        worker.init_worker(specs, config.output)
-        for seq, batch in _numbered_batches(config):
-            account(batch, seq)
-            if batch.table.num_rows:
-                stats.add(worker.process_ipc(seq, batch.source, _ipc(batch.table)))
-        bar.close()
+        worker.init_worker(spec)
+        for function, args in tasks:
+            stats.add(function(*args))
         return
-
-    context = multiprocessing.get_context("spawn")
     in_flight: deque[Future[BatchOutcome]] = deque()
     with ProcessPoolExecutor(
         max_workers=config.n_workers,
-        mp_context=context,
+        mp_context=multiprocessing.get_context("spawn"),
         initializer=worker.init_worker,
-        initargs=(specs, config.output),
+        initargs=(spec,),
     ) as pool:
-        for seq, batch in _numbered_batches(config):
-            account(batch, seq)
-            if batch.table.num_rows:
-                in_flight.append(
-                    pool.submit(worker.process_ipc, seq, batch.source, _ipc(batch.table))
-                )
+        for function, args in tasks:
+            in_flight.append(pool.submit(function, *args))
             while len(in_flight) >= 2 * config.n_workers:
                 stats.add(in_flight.popleft().result())
         while in_flight:
             stats.add(in_flight.popleft().result())
+
+
+def _input_tasks(config: RunConfig, stats: RunStats) -> Iterator[Task]:
+    """First pass: read the inputs, account for reader errors, yield one task per batch."""
+    bar = _progress(config, stats.input_bytes, "cleaning", "B")
+    docs = 0
+    for seq, batch in _numbered_batches(config):
+        stats.input_docs += batch.table.num_rows + len(batch.errors)
+        stats.error_records += len(batch.errors)
+        if batch.errors:
+            _write_errors(config.output, seq, batch.errors)
+        docs += batch.table.num_rows
+        bar.update(batch.bytes_read)
+        bar.set_postfix(docs=docs, refresh=False)
+        if batch.table.num_rows:
+            yield worker.process_input, (seq, batch.source, _ipc(batch.table))
     bar.close()
+
+
+def _part_tasks(config: RunConfig, previous: PassSpec, desc: str) -> Iterator[Task]:
+    """Later passes: one task per survivors part of the previous pass, in order."""
+    parts = sorted((previous.work / "survivors").glob("part-*.parquet"))
+    bar = _progress(config, len(parts), desc, "batch")
+    for part in parts:
+        yield worker.process_part, (int(part.stem.split("-")[1]), str(part))
+        bar.update(1)
+    bar.close()
+
+
+def _resolve(config: RunConfig, spec: PassSpec, stats: RunStats) -> None:
+    """Between passes: the corpus-wide step decides from every scan part."""
+    assert spec.scan is not None
+    step = spec.scan.build()
+    assert isinstance(step, CorpusStep)
+    index = spec.first_step + len(spec.steps)
+    state = _state_dir(config.output, index)
+    shutil.rmtree(state, ignore_errors=True)
+    state.mkdir(parents=True)
+    start = time.perf_counter()
+    counters = step.resolve(sorted((spec.work / "scan").glob("part-*.parquet")), state)
+    stats.steps[index].seconds += time.perf_counter() - start
+    stats.steps[index].counters.update(counters)
+
+
+# -- resuming ---------------------------------------------------------------------------------
+
+
+def _load_state(config: RunConfig) -> dict[str, Any] | None:
+    path = config.output / WORK / "state.json"
+    if not path.is_file():
+        return None
+    state = json.loads(path.read_text())
+    return state if state.get("fingerprint") == config.fingerprint() else None
+
+
+def _save_state(config: RunConfig, finished: int, stats: RunStats) -> None:
+    path = config.output / WORK / "state.json"
+    state = {"fingerprint": config.fingerprint(), "finished": finished, "stats": stats.to_state()}
+    tmp = path.with_name("state.json.tmp")
+    tmp.write_text(json.dumps(state))
+    tmp.replace(path)
+
+
+def _clear_pass_outputs(config: RunConfig, spec: PassSpec) -> None:
+    """Remove what an interrupted pass may have written, before it runs again."""
+    shutil.rmtree(spec.work, ignore_errors=True)
+    for sub in ("survivors", "scan"):
+        (spec.work / sub).mkdir(parents=True)
+    if spec.index == 0:
+        for name in ("documents", "rejected", "errors"):
+            shutil.rmtree(config.output / name, ignore_errors=True)
+            (config.output / name).mkdir()
+    else:
+        for path in (config.output / "rejected").glob(f"part-*-p{spec.index}.parquet"):
+            path.unlink()
+        if spec.last:
+            shutil.rmtree(config.output / "documents", ignore_errors=True)
+            (config.output / "documents").mkdir()
+
+
+# -- the run ----------------------------------------------------------------------------------
 
 
 def run(config: RunConfig) -> RunStats:
@@ -190,12 +310,31 @@ def run(config: RunConfig) -> RunStats:
     from corpusclean import report, tokenization
 
     start = time.perf_counter()
-    prepare_output(config.output)
     stats = RunStats(step_names=[s.name for s in config.rules.steps])
     stats.input_files = len(config.inputs)
     stats.input_bytes = sum(p.stat().st_size for p in config.inputs)
-    _dispatch(config, stats)
+    passes = plan_passes(config.rules.steps, config.output)
+    state = _load_state(config)
+    finished = 0
+    if state is not None:
+        finished = state["finished"]
+        stats.restore(state["stats"])
+    else:
+        prepare_output(config.output)
+        (config.output / WORK).mkdir()
+    for spec in passes[finished:]:
+        _clear_pass_outputs(config, spec)
+        if spec.index == 0:
+            tasks = _input_tasks(config, stats)
+        else:
+            tasks = _part_tasks(config, passes[spec.index - 1], f"pass {spec.index + 1}")
+        _run_batches(config, spec, tasks, stats)
+        if spec.scan is not None:
+            _resolve(config, spec, stats)
+        _save_state(config, spec.index + 1, stats)
     stats.check_invariant()
+    for spec in passes:  # survivors are a full copy of the corpus: free the disk
+        shutil.rmtree(spec.work, ignore_errors=True)
     if config.rules.tokenize is not None:
         stats.tokens = tokenization.tokenize_documents(
             config.output, config.rules.tokenize, rules_dir=Path(config.rules.path).parent
@@ -204,6 +343,7 @@ def run(config: RunConfig) -> RunStats:
     stats.extra["rules"] = config.rules.resolved()
     stats.extra["inputs"] = [str(p) for p in config.inputs]
     stats.extra["workers"] = config.n_workers
+    stats.extra["passes"] = len(passes)
     if config.labels is not None:
         from corpusclean import truth
 

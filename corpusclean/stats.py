@@ -43,11 +43,13 @@ class BatchOutcome:
     seq: int
     in_docs: int
     kept_docs: int
+    first_step: int  # global index of step_in[0]'s step
     step_in: list[int]
     step_out: list[int]
     step_seconds: list[float]
     step_counters: list[dict[str, int]]
     kept_bytes: int = 0
+    scan_seconds: float = 0.0  # time spent scanning for the corpus-wide step that follows
 
 
 class InvariantError(RuntimeError):
@@ -76,7 +78,7 @@ class RunStats:
         self.kept_docs += outcome.kept_docs
         self.kept_text_bytes += outcome.kept_bytes
         for tally, n_in, n_out, secs, counters in zip(
-            self.steps,
+            self.steps[outcome.first_step : outcome.first_step + len(outcome.step_in)],
             outcome.step_in,
             outcome.step_out,
             outcome.step_seconds,
@@ -87,6 +89,8 @@ class RunStats:
             tally.out_docs += n_out
             tally.seconds += secs
             tally.counters.update(counters)
+        if outcome.scan_seconds:
+            self.steps[outcome.first_step + len(outcome.step_in)].seconds += outcome.scan_seconds
 
     @property
     def rejected(self) -> dict[str, int]:
@@ -95,6 +99,28 @@ class RunStats:
         for tally in self.steps:
             out[tally.name] += tally.in_docs - tally.out_docs
         return dict(out)
+
+    def to_state(self) -> dict[str, Any]:
+        """Everything needed to continue the tally after a resumed pass."""
+        return {
+            "input_docs": self.input_docs,
+            "kept_docs": self.kept_docs,
+            "error_records": self.error_records,
+            "kept_text_bytes": self.kept_text_bytes,
+            "steps": [
+                {"in": t.in_docs, "out": t.out_docs, "s": t.seconds, "c": dict(t.counters)}
+                for t in self.steps
+            ],
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.input_docs = state["input_docs"]
+        self.kept_docs = state["kept_docs"]
+        self.error_records = state["error_records"]
+        self.kept_text_bytes = state["kept_text_bytes"]
+        for tally, saved in zip(self.steps, state["steps"], strict=True):
+            tally.in_docs, tally.out_docs, tally.seconds = saved["in"], saved["out"], saved["s"]
+            tally.counters = Counter(saved["c"])
 
     def check_invariant(self) -> None:
         total = self.kept_docs + sum(self.rejected.values()) + self.error_records

@@ -1,14 +1,21 @@
-"""What a worker process does with one batch: run the steps, write kept and rejected rows.
+"""What a worker process does with one batch: run the pass's steps, write what comes out.
 
 Workers are started with the ``spawn`` method (Polars' thread pool must never be forked), get
-the step specifications once in :func:`init_worker`, and then receive batches as Arrow IPC
-bytes. Each batch is written under its sequence number (``part-000042.parquet``), so the output
-files and their bytes do not depend on how many workers there are or which finished first.
+the pass description once in :func:`init_worker`, and then receive batches: Arrow IPC bytes of
+input (first pass) or the path of the previous pass's survivors. Each batch is written under its
+sequence number (``part-000042.parquet``), so output files and their bytes do not depend on how
+many workers there are or which finished first.
+
+A pass applies a contiguous run of the rules' steps: optionally first a corpus-wide step whose
+decision was resolved after the previous pass, then streaming steps; then, when a corpus-wide
+step follows, its ``scan`` runs on the survivors, which are kept in the work folder for the
+next pass. The last pass writes ``documents/``.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -17,28 +24,58 @@ import pyarrow as pa
 from corpusclean.rules import StepSpec
 from corpusclean.stats import BatchOutcome
 from corpusclean.steps import Step
+from corpusclean.steps.base import CorpusStep
 
 #: Columns of ``rejected/*.parquet``, in order.
 REJECTED_COLUMNS = ("id", "text", "reason", "detail", "source", "line")
-#: Reader bookkeeping that is not part of a kept document.
-_READER_ONLY = ("source", "line")
+#: Engine bookkeeping that is not part of a kept document.
+BOOKKEEPING = ("source", "line", "_doc")
+#: ``_doc`` = (batch sequence number << DOC_SHIFT) | row: a document's place in input order.
+DOC_SHIFT = 20
 
 
 class StepFailure(RuntimeError):
     """A step raised on a batch; the message names the step, the file and the line range."""
 
 
+@dataclass(frozen=True)
+class PassSpec:
+    """One pass over the corpus (picklable: it travels to every worker)."""
+
+    index: int
+    first_step: int  # global index of the first step applied in this pass
+    steps: list[StepSpec]  # applied in order; steps[0] may be corpus-wide (its apply phase)
+    entry_state: Path | None  # state folder of steps[0] when it is corpus-wide
+    scan: StepSpec | None  # corpus-wide step whose scan runs on this pass's survivors
+    output: Path
+    work: Path  # this pass's work folder (survivors/, scan/)
+
+    @property
+    def last(self) -> bool:
+        return self.scan is None
+
+
+_pass: PassSpec | None = None
 _steps: list[Step] = []
-_output: Path | None = None
+_scanner: CorpusStep | None = None
 
 
-def init_worker(specs: list[StepSpec], output: Path) -> None:
-    """Build and set up the steps once per process."""
-    global _steps, _output
-    _steps = [spec.build() for spec in specs]
+def init_worker(spec: PassSpec) -> None:
+    """Build and set up the pass's steps once per process."""
+    global _pass, _steps, _scanner
+    _pass = spec
+    _steps = [s.build() for s in spec.steps]
     for step in _steps:
         step.setup()
-    _output = output
+        if isinstance(step, CorpusStep):
+            assert spec.entry_state is not None
+            step.load(spec.entry_state)
+    _scanner = None
+    if spec.scan is not None:
+        scanner = spec.scan.build()
+        assert isinstance(scanner, CorpusStep)
+        scanner.setup()
+        _scanner = scanner
 
 
 def part_name(seq: int, suffix: str = "parquet") -> str:
@@ -46,24 +83,32 @@ def part_name(seq: int, suffix: str = "parquet") -> str:
 
 
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    """Deterministic Parquet: same frame, same bytes (zstd, one row group per batch)."""
-    tmp = path.with_suffix(".tmp")
+    """Deterministic Parquet: same frame, same bytes (zstd); written then renamed."""
+    tmp = path.with_name(path.name + ".tmp")
     frame.write_parquet(tmp, compression="zstd", statistics=False)
     tmp.replace(path)
 
 
-def process_ipc(seq: int, source: str, ipc: bytes) -> BatchOutcome:
-    """Entry point in a worker: decode the Arrow IPC batch and process it."""
+def process_input(seq: int, source: str, ipc: bytes) -> BatchOutcome:
+    """First pass: decode the Arrow IPC input batch, number its documents, process it."""
     table = pa.ipc.open_stream(ipc).read_all()
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
-    return process_frame(seq, source, frame)
+    frame = frame.with_columns(
+        pl.lit(source, dtype=pl.String).alias("source"),
+        ((pl.int_range(pl.len(), dtype=pl.Int64)) + (seq << DOC_SHIFT)).alias("_doc"),
+    )
+    return process_frame(seq, frame)
 
 
-def process_frame(seq: int, source: str, frame: pl.DataFrame) -> BatchOutcome:
-    """Apply every step in order; rows a step rejects leave the batch with that step's name."""
-    assert _output is not None, "init_worker was not called"
-    frame = frame.with_columns(pl.lit(source, dtype=pl.String).alias("source"))
+def process_part(seq: int, path: str) -> BatchOutcome:
+    """Later passes: the previous pass's survivors of batch ``seq``."""
+    return process_frame(seq, pl.read_parquet(path))
+
+
+def process_frame(seq: int, frame: pl.DataFrame) -> BatchOutcome:
+    """Apply the pass's steps in order; rows a step rejects leave with that step's name."""
+    assert _pass is not None, "init_worker was not called"
     in_docs = frame.height
     rejected: list[pl.DataFrame] = []
     step_in: list[int] = []
@@ -80,8 +125,8 @@ def process_frame(seq: int, source: str, frame: pl.DataFrame) -> BatchOutcome:
             except Exception as exc:
                 lines = frame.get_column("line")
                 raise StepFailure(
-                    f"step '{step.name}' failed on {source} (lines {lines.min()}-{lines.max()}): "
-                    f"{type(exc).__name__}: {exc}"
+                    f"step '{step.name}' failed on {frame.get_column('source')[0]} "
+                    f"(lines {lines.min()}-{lines.max()}): {type(exc).__name__}: {exc}"
                 ) from exc
             frame, counters = result.frame, result.counters
             if result.reject is not None:
@@ -98,18 +143,33 @@ def process_frame(seq: int, source: str, frame: pl.DataFrame) -> BatchOutcome:
         step_seconds.append(time.perf_counter() - start)
         step_out.append(frame.height)
         step_counters.append(counters)
-    kept = frame.drop([c for c in _READER_ONLY if c in frame.columns])
-    if kept.height:
-        write_parquet(kept, _output / "documents" / part_name(seq))
+
+    scan_seconds = 0.0
+    if _scanner is not None:
+        start = time.perf_counter()
+        if frame.height:
+            write_parquet(_scanner.scan(frame), _pass.work / "scan" / part_name(seq))
+            write_parquet(frame, _pass.work / "survivors" / part_name(seq))
+        scan_seconds = time.perf_counter() - start
+        kept_docs, kept_bytes = 0, 0
+    else:
+        kept = frame.drop([c for c in BOOKKEEPING if c in frame.columns])
+        if kept.height:
+            write_parquet(kept, _pass.output / "documents" / part_name(seq))
+        kept_docs = kept.height
+        kept_bytes = int(kept.get_column("text").str.len_bytes().sum() or 0) if kept.height else 0
     if rejected:
-        write_parquet(pl.concat(rejected), _output / "rejected" / part_name(seq))
+        name = part_name(seq) if _pass.index == 0 else f"part-{seq:06d}-p{_pass.index}.parquet"
+        write_parquet(pl.concat(rejected), _pass.output / "rejected" / name)
     return BatchOutcome(
         seq=seq,
         in_docs=in_docs,
-        kept_docs=kept.height,
+        kept_docs=kept_docs,
+        first_step=_pass.first_step,
         step_in=step_in,
         step_out=step_out,
         step_seconds=step_seconds,
         step_counters=step_counters,
-        kept_bytes=int(kept.get_column("text").str.len_bytes().sum() or 0) if kept.height else 0,
+        kept_bytes=kept_bytes,
+        scan_seconds=scan_seconds,
     )

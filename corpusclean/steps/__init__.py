@@ -7,6 +7,7 @@ here by the name a rules file uses.
 from __future__ import annotations
 
 from corpusclean.steps.base import Step, StepOptions, StepResult
+from corpusclean.steps.exact_dedup import ExactDedupStep
 from corpusclean.steps.language import LanguageStep
 from corpusclean.steps.length import LengthStep
 from corpusclean.steps.unicode_repair import UnicodeRepairStep
@@ -17,6 +18,7 @@ STEPS: dict[str, type[Step]] = {
         UnicodeRepairStep,
         LanguageStep,
         LengthStep,
+        ExactDedupStep,
     )
 }
 

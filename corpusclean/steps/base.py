@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 
 import polars as pl
@@ -56,6 +57,8 @@ class Step:
     Options: ClassVar[type[StepOptions]] = StepOptions
     summary: ClassVar[str] = ""
     source: ClassVar[str] = ""
+    #: True for :class:`CorpusStep`: the engine must run a corpus-wide pass for it.
+    corpus_wide: ClassVar[bool] = False
     #: Columns the step adds to kept documents (documented in ``corpusclean steps``).
     adds_columns: ClassVar[tuple[str, ...]] = ()
 
@@ -86,3 +89,44 @@ def first_failure(
     for condition, message in rest:
         chain = chain.when(condition).then(message)
     return batch.select(chain.otherwise(None).cast(pl.String).alias("detail")).to_series()
+
+
+class CorpusStep(Step):
+    """A step that must see every document that reaches it before it decides (deduplication).
+
+    The engine runs it in three phases, each resumable:
+
+    1. :meth:`scan` runs in the workers on every batch that reaches the step and returns a
+       small frame of keys (hashes, signatures, counts) that the engine spills to Parquet;
+       it must carry the engine's ``_doc`` column (the document's position in input order).
+    2. :meth:`resolve` runs once, in the parent, over all scan parts, and writes whatever the
+       decision needs into ``state_dir`` (e.g. ``decisions.parquet``: ``_doc, detail``).
+    3. :meth:`load` runs in each worker of the next pass, then :meth:`apply` is called on every
+       batch like a streaming step's.
+
+    The steps before it stream as usual; the steps after it see only its survivors.
+    """
+
+    corpus_wide: ClassVar[bool] = True
+
+    def scan(self, batch: pl.DataFrame) -> pl.DataFrame:
+        raise NotImplementedError
+
+    def resolve(self, scan_parts: list[Path], state_dir: Path) -> dict[str, int]:
+        """Decide from every scan part; returns counters for ``stats.json``."""
+        raise NotImplementedError
+
+    def load(self, state_dir: Path) -> None:
+        """Read the decision written by :meth:`resolve` (once per worker)."""
+        decisions = state_dir / "decisions.parquet"
+        self._decisions = pl.read_parquet(decisions) if decisions.exists() else None
+
+    def apply(self, batch: pl.DataFrame) -> StepResult:
+        """Default: reject the documents listed in ``decisions.parquet`` with their detail."""
+        decisions: pl.DataFrame | None = getattr(self, "_decisions", None)
+        if decisions is None or decisions.height == 0:
+            return StepResult(frame=batch)
+        low, high = batch.get_column("_doc").min(), batch.get_column("_doc").max()
+        relevant = decisions.filter(pl.col("_doc").is_between(low, high))
+        detail = batch.select("_doc").join(relevant, on="_doc", how="left", maintain_order="left")
+        return StepResult(frame=batch, reject=detail.get_column("detail").cast(pl.String))

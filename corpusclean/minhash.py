@@ -1,0 +1,824 @@
+"""MinHash signatures and LSH banding over whole batches, bit-identical to datasketch.
+
+Everything here is a pure function of a batch (no state, no engine): the ``minhash_dedup`` step
+and the corpus-wide passes are built on top of it. Nothing loops over shingles in Python except
+SHA-1 (``hash="sha1"``), which has no vectorised form.
+
+Pipeline for one batch of documents::
+
+    normalize  ->  word n-gram shingles  ->  32/64-bit shingle hashes  ->  signatures
+                   (byte ranges into the      (ShingleHashes: flat       (n_docs, num_perm)
+                    normalised text)           hashes + doc offsets)
+    signatures -> band_keys -> band_frame -> candidate_pairs -> (pair_jaccard) -> union_find
+
+Normalisation (:func:`normalize`, the definition every other function relies on)
+--------------------------------------------------------------------------------
+After Penedo et al. 2023 (RefinedWeb) / datatrove's ``simplify_text``, as Polars expressions
+(Rust ``regex`` Unicode classes), in this order:
+
+1. lowercase (Unicode full lowercasing, ``str.to_lowercase``);
+2. Unicode NFD, then every non-spacing mark (general category ``Mn``) is deleted: accents are
+   stripped (``café`` -> ``cafe``, ``İ`` -> ``i``); spacing marks (``Mc``, Indic vowel signs)
+   stay, as in datatrove;
+3. every maximal run of characters that are not a letter (``L*``), number (``N*``) or mark
+   (``M*``) becomes one ASCII space: punctuation, symbols and emoji, whitespace of every kind
+   (NBSP, ideographic space, line/paragraph separators, tabs, newlines), control and format
+   characters (zero-width space, soft hyphen, BOM) all separate words;
+4. leading and trailing spaces are removed.
+
+The result is words of letters/numbers/marks joined by single spaces ("" when the document has
+no letter or number). Compared with datatrove's ``simplify_text`` (which uses a fixed list of
+~60 punctuation characters): every Unicode punctuation/symbol separates words here, and numbers
+are kept as they are (datatrove's ``norm_numbers`` folds digit runs to ``0``; RefinedWeb's
+description does not). :func:`normalize_text` is a pure-Python statement of the same definition
+(slow; used as the reference in tests and by the datasketch side of the benchmark).
+
+Shingles
+--------
+A shingle is ``ngram`` consecutive words of the normalised text joined by single spaces, i.e.
+exactly ``normalized[start_of_word_i : end_of_word_(i+ngram-1)]``; a document with ``w >=
+ngram`` words has ``w - ngram + 1`` shingles (repeats included; they do not change a MinHash).
+A document with ``1 <= w < ngram`` words gets **one** shingle made of all its words, so short
+pages ("404 not found") still deduplicate against each other. datatrove does not: its
+``ngrams`` is a sliding ``zip`` that yields nothing for short texts, and its signature stage
+skips documents without shingles, so they are never matched. A document with no word at all
+(empty after normalisation) has no shingle and the empty signature: every value is the
+scheme's maximum, as for a datasketch ``MinHash`` that was never updated. Such documents
+collide with each other in every band; callers exclude them (``ShingleHashes.counts == 0``)
+unless they want all empty documents treated as duplicates.
+
+Shingle hashes (``hash=``)
+--------------------------
+``"sha1"``: datasketch's default hash functions, ``sha1_hash32`` (first 4 bytes of SHA-1 of the
+UTF-8 shingle, little-endian) or ``sha1_hash64`` (first 8 bytes) for ``scheme="affine64"``.
+One ``hashlib`` call per shingle (about 0.4 us each, GIL-bound): compatibility mode.
+
+``"fast"`` (default): :func:`fast_hash64`, a polynomial hash of the UTF-8 bytes mod 2^64,
+``h = sum((byte_j + 1) * K**(L-1-j))`` with ``K = 0x9E3779B97F4A7C15``, finalised with the
+MurmurHash3 64-bit finaliser (``fmix64``, a bijection); :func:`fast_hash32` keeps its low 32
+bits. It is fully vectorised over the normalised text with prefix sums (``K`` is odd, hence
+invertible mod 2^64, so the hash of every byte range comes from one cumulative sum), so no
+shingle string is ever built. Its definition is this integer arithmetic, so it does not change
+with numpy, Polars or xxhash versions (Polars' ``Series.hash`` does, which is why it is not
+used; xxh3 would need one Python call per shingle). Give ``fast_hash32`` as ``hashfunc`` to
+datasketch and its signatures equal ours bit for bit.
+
+Signatures and permutation schemes (``scheme=``)
+------------------------------------------------
+``signatures(texts, num_perm=P, seed=S, hash=H, scheme=X)[i]`` equals ``datasketch.MinHash(
+num_perm=P, seed=S, hashfunc=F, scheme=X)`` fed document ``i``'s shingles as UTF-8 bytes
+(``update``/``update_batch``/``bulk``), where ``F`` is ``hash_function(H, bits)``. The
+permutation parameters are drawn exactly as datasketch draws them from
+``np.random.RandomState(seed)``; the arithmetic is datasketch's, in numpy, over chunks of
+(shingles x num_perm) with a per-document ``np.minimum.reduceat``:
+
+* ``"affine32"`` (default; datasketch >= 2.0's default): ``h = fmix32(hash32)``, ``phv = a*h +
+  b mod 2^32`` (uint32 wraparound, ``a`` odd); values uint32, empty = 2^32-1.
+* ``"affine64"``: the same over 64 bits with 64-bit shingle hashes; values uint64.
+* ``"legacy"`` (datasketch < 2.0, and datatrove's arithmetic): ``phv = ((hash32 * a + b) mod
+  2^64) mod (2^61 - 1) & (2^32 - 1)`` - the product wraps around in uint64 exactly as numpy
+  does inside datasketch (it is not the mathematical product mod the prime); values uint64 <
+  2^32, empty = 2^32-1.
+
+LSH
+---
+:func:`optimal_bands` is datasketch's ``_optimal_param`` (the same ``scipy.integrate.quad``
+integrals of the S-curve). :func:`band_keys` reduces each band (``rows`` consecutive values)
+to a 64-bit key with a chain of ``fmix64``; datasketch compares the raw bytes instead, so two
+different bands collide with probability ~2^-64 (a spurious candidate, caught by verification).
+:func:`candidate_pairs` links every document of a bucket to the bucket's smallest document
+index (linear in the bucket size, same connected components as all pairs).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+Hash = Literal["fast", "sha1"]
+Scheme = Literal["affine32", "affine64", "legacy"]
+HASHES: tuple[str, ...] = ("fast", "sha1")
+SCHEMES: tuple[str, ...] = ("affine32", "affine64", "legacy")
+
+MERSENNE_PRIME = (1 << 61) - 1
+MAX_HASH32 = (1 << 32) - 1
+_M64 = (1 << 64) - 1
+
+# Polynomial-hash multiplier (odd, so invertible mod 2^64) and its inverse.
+FAST_K = 0x9E3779B97F4A7C15
+_FAST_KINV = pow(FAST_K, -1, 1 << 64)
+
+# MurmurHash3 finalisers (the constants datasketch uses for its affine schemes).
+_FMIX64 = (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33)
+_FMIX32 = (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)
+
+# Work sizes: elements of one (shingles x num_perm) chunk, bytes of one prefix-sum window.
+_CHUNK_ELEMENTS = 1 << 21
+_HASH_WINDOW = 1 << 20
+
+_NON_WORD = r"[^\p{L}\p{N}\p{M}]+"
+
+TextInput = Sequence[str | None] | pl.Series | pa.Array | pa.ChunkedArray
+
+
+# --------------------------------------------------------------------------------------------
+# Normalisation
+# --------------------------------------------------------------------------------------------
+
+
+def normalize_expr(expr: pl.Expr | str = "text") -> pl.Expr:
+    """The normalisation as one Polars expression (nulls become ""); see the module docstring."""
+    e = pl.col(expr) if isinstance(expr, str) else expr
+    return (
+        e.fill_null("")
+        .str.to_lowercase()
+        .str.normalize("NFD")
+        .str.replace_all(r"\p{Mn}+", "")
+        .str.replace_all(_NON_WORD, " ")
+        .str.strip_chars(" ")
+    )
+
+
+def _as_series(texts: TextInput) -> pl.Series:
+    if isinstance(texts, pl.Series):
+        s = texts
+    elif isinstance(texts, pa.Array | pa.ChunkedArray):
+        s = pl.Series("text", texts)
+    else:
+        s = pl.Series("text", list(texts), dtype=pl.String)
+    if s.dtype != pl.String:
+        s = s.cast(pl.String)
+    return s.rename("text")
+
+
+def normalize(texts: TextInput) -> pl.Series:
+    """Normalise a batch of texts (see the module docstring for the exact definition).
+
+    Runs on Polars' streaming engine, which splits the batch across its threads.
+    """
+    frame = pl.DataFrame(_as_series(texts)).lazy().select(normalize_expr("text"))
+    try:
+        out = frame.collect(engine="streaming")
+    except TypeError:  # Polars without the engine argument
+        out = frame.collect()
+    return out.to_series()
+
+
+def normalize_text(text: str) -> str:
+    """Pure-Python reference of :func:`normalize` for one text (slow; tests and benchmarks).
+
+    Equal to :func:`normalize` wherever Python's ``str.lower``/``unicodedata`` and Rust's agree
+    on the Unicode data (they can differ on characters added in recent Unicode versions).
+    """
+    decomposed = unicodedata.normalize("NFD", text.lower())
+    kept = []
+    for ch in decomposed:
+        category = unicodedata.category(ch)
+        if category == "Mn":
+            continue
+        kept.append(ch if category[0] in "LNM" else " ")
+    return " ".join("".join(kept).split())
+
+
+def shingles(text: str, ngram: int = 5, *, normalized: bool = False) -> list[str]:
+    """Reference (pure Python) shingles of one document, in order, repeats included.
+
+    ``ngram`` consecutive words joined by a space; one shingle of all words when the document
+    has fewer than ``ngram`` words; none when it has no word.
+    """
+    if ngram < 1:
+        raise ValueError("ngram must be >= 1")
+    words = (text if normalized else normalize_text(text)).split()
+    if not words:
+        return []
+    if len(words) < ngram:
+        return [" ".join(words)]
+    return [" ".join(words[i : i + ngram]) for i in range(len(words) - ngram + 1)]
+
+
+# --------------------------------------------------------------------------------------------
+# Hash functions (scalar references, usable as datasketch's ``hashfunc``)
+# --------------------------------------------------------------------------------------------
+
+
+def _fmix64_int(h: int) -> int:
+    s1, m1, s2, m2, s3 = _FMIX64
+    h ^= h >> s1
+    h = (h * m1) & _M64
+    h ^= h >> s2
+    h = (h * m2) & _M64
+    return h ^ (h >> s3)
+
+
+def fast_hash64(data: bytes) -> int:
+    """The ``"fast"`` shingle hash (64-bit), scalar reference: ``fmix64(sum((b_j+1)*K^(L-1-j)))``.
+
+    Give it (or :func:`fast_hash32`) to ``datasketch.MinHash(hashfunc=...)`` to reproduce our
+    signatures; bytes or str (encoded as UTF-8).
+    """
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    h = 0
+    for byte in data:
+        h = (h * FAST_K + byte + 1) & _M64
+    return _fmix64_int(h)
+
+
+def fast_hash32(data: bytes) -> int:
+    """The ``"fast"`` shingle hash (32-bit): the low 32 bits of :func:`fast_hash64`."""
+    return fast_hash64(data) & MAX_HASH32
+
+
+def sha1_hash32(data: bytes) -> int:
+    """datasketch's default ``sha1_hash32``: first 4 bytes of SHA-1, little-endian."""
+    return int.from_bytes(hashlib.sha1(data).digest()[:4], "little")
+
+
+def sha1_hash64(data: bytes) -> int:
+    """datasketch's ``sha1_hash64``: first 8 bytes of SHA-1, little-endian."""
+    return int.from_bytes(hashlib.sha1(data).digest()[:8], "little")
+
+
+def hash_bits(scheme: Scheme) -> int:
+    """Width of the shingle hashes a scheme takes: 64 for ``affine64``, else 32."""
+    _check_scheme(scheme)
+    return 64 if scheme == "affine64" else 32
+
+
+def hash_function(hash: Hash = "fast", bits: int = 32) -> Callable[[bytes], int]:
+    """The scalar function equal to our vectorised shingle hash (datasketch's ``hashfunc``)."""
+    _check_hash(hash)
+    _check_bits(bits)
+    if hash == "sha1":
+        return sha1_hash64 if bits == 64 else sha1_hash32
+    return fast_hash64 if bits == 64 else fast_hash32
+
+
+def _check_hash(hash: str) -> None:
+    if hash not in HASHES:
+        raise ValueError(f"hash must be one of {', '.join(HASHES)}, got {hash!r}")
+
+
+def _check_scheme(scheme: str) -> None:
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme must be one of {', '.join(SCHEMES)}, got {scheme!r}")
+
+
+def _check_bits(bits: int) -> None:
+    if bits not in (32, 64):
+        raise ValueError(f"bits must be 32 or 64, got {bits!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Vectorised shingling and hashing
+# --------------------------------------------------------------------------------------------
+
+
+def _fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3 fmix64 on a uint64 array (a copy; multiplications wrap)."""
+    s1, m1, s2, m2, s3 = (np.uint64(c) for c in _FMIX64)
+    h = h ^ (h >> s1)
+    h *= m1
+    h ^= h >> s2
+    h *= m2
+    h ^= h >> s3
+    return h
+
+
+def _fmix(h: np.ndarray, width: int) -> np.ndarray:
+    """datasketch's ``_fmix`` (MurmurHash3 finaliser) for uint32/uint64 arrays."""
+    if width == 64:
+        return _fmix64(h)
+    s1, m1, s2, m2, s3 = (np.uint32(c) for c in _FMIX32)
+    h = h ^ (h >> s1)
+    h *= m1
+    h ^= h >> s2
+    h *= m2
+    h ^= h >> s3
+    return h
+
+
+@functools.lru_cache(maxsize=4)
+def _power_table(base: int, size: int) -> np.ndarray:
+    """``base**i mod 2^64`` for ``i < size`` (uint64; cumprod wraps around)."""
+    table = np.full(size, base, dtype=np.uint64)
+    table[0] = 1
+    return np.cumprod(table, dtype=np.uint64)
+
+
+def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
+    n = max(_HASH_WINDOW, 1 << max(0, int(size - 1).bit_length()))
+    return _power_table(FAST_K, n), _power_table(_FAST_KINV, n)
+
+
+def _fast_hash_ranges(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """:func:`fast_hash64` of every byte range ``buf[starts[i]:ends[i]]`` (uint64).
+
+    ``starts`` increasing and ``ends`` non-decreasing. For a window beginning at ``w`` the
+    polynomial of ``[s, e)`` is ``K^(e-1-w) * (P[e-w] - P[s-w])`` with ``P`` the prefix sums of
+    ``(byte+1) * K^-(j-w)``: one cumulative sum per window of about ``_HASH_WINDOW`` bytes.
+    """
+    out = np.empty(len(starts), dtype=np.uint64)
+    i = 0
+    n = len(starts)
+    while i < n:
+        w0 = int(starts[i])
+        j = int(np.searchsorted(ends, w0 + _HASH_WINDOW, side="right"))
+        j = max(j, i + 1)
+        w1 = int(ends[j - 1])
+        kpow, kinv = _powers(w1 - w0 + 1)
+        x = buf[w0:w1].astype(np.uint64)
+        x += np.uint64(1)
+        x *= kinv[: w1 - w0]
+        prefix = np.empty(w1 - w0 + 1, dtype=np.uint64)
+        prefix[0] = 0
+        np.cumsum(x, out=prefix[1:])
+        s = starts[i:j] - w0
+        e = ends[i:j] - w0
+        h = prefix[e] - prefix[s]
+        h *= kpow[e - 1]
+        out[i:j] = _fmix64(h)
+        i = j
+    return out
+
+
+def _sha1_ranges(data: bytes, starts: np.ndarray, ends: np.ndarray, bits: int) -> np.ndarray:
+    """datasketch's ``sha1_hash32``/``sha1_hash64`` of every byte range (one hashlib call each)."""
+    if len(starts) == 0:
+        return np.empty(0, dtype=np.uint64 if bits == 64 else np.uint32)
+    sha1 = hashlib.sha1
+    digests = b"".join(
+        [sha1(data[s:e]).digest() for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
+    )
+    raw = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 20)
+    width = bits // 8
+    return raw[:, :width].copy().view("<u8" if bits == 64 else "<u4").ravel().astype(
+        np.uint64 if bits == 64 else np.uint32, copy=False
+    )
+
+
+def _arrow_text(series: pl.Series) -> tuple[np.ndarray, np.ndarray, pa.Buffer | None]:
+    """(offsets int64 from 0, bytes uint8, the Arrow data buffer) of a String series."""
+    try:
+        arr = series.to_arrow(compat_level=pl.CompatLevel.oldest())
+    except (AttributeError, TypeError):
+        arr = series.to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if arr.type != pa.large_string():
+        arr = arr.cast(pa.large_string())
+    _, off_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
+    if data_buf is None or len(offsets) == 0:
+        return np.zeros(len(arr) + 1, dtype=np.int64), np.empty(0, dtype=np.uint8), None
+    buf = np.frombuffer(data_buf, dtype=np.uint8)
+    lo, hi = int(offsets[0]), int(offsets[-1])
+    return offsets - lo, buf[lo:hi], data_buf
+
+
+def _shingle_ranges(
+    offsets: np.ndarray, buf: np.ndarray, ngram: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Byte ranges ``[starts, ends)`` of every shingle of normalised texts, and doc offsets.
+
+    Relies on the normalised form: words separated by exactly one space, no space at either
+    end, so words are delimited by the spaces and the document boundaries.
+    """
+    n_docs = len(offsets) - 1
+    size = len(buf)
+    lengths = np.diff(offsets)
+    nonempty = lengths > 0
+    spaces = np.flatnonzero(buf == 32)
+    words = np.where(nonempty, np.diff(np.searchsorted(spaces, offsets)) + 1, 0)
+    mark = np.zeros(size + 1, dtype=bool)
+    mark[offsets[:-1][nonempty]] = True
+    mark[spaces + 1] = True
+    word_starts = np.flatnonzero(mark)
+    mark[:] = False
+    mark[offsets[1:][nonempty]] = True
+    mark[spaces] = True
+    word_ends = np.flatnonzero(mark)
+    del mark
+
+    last_word = np.cumsum(words) - 1
+    remaining = np.repeat(last_word, words) - np.arange(len(word_starts))  # words after this one
+    first = remaining == np.repeat(words - 1, words)
+    take = np.flatnonzero((remaining >= ngram - 1) | first)
+    starts = word_starts[take]
+    ends = word_ends[take + np.minimum(remaining[take], ngram - 1)]
+    per_doc = np.where(words >= ngram, words - ngram + 1, np.minimum(words, 1))
+    doc_offsets = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(per_doc, out=doc_offsets[1:])
+    return starts, ends, doc_offsets
+
+
+@dataclass(frozen=True)
+class ShingleHashes:
+    """Shingle hashes of a batch: document ``i`` has ``hashes[offsets[i]:offsets[i + 1]]``.
+
+    ``hashes`` is uint32 (32-bit hashes) or uint64, in shingle order, repeats included.
+    """
+
+    hashes: np.ndarray
+    offsets: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def counts(self) -> np.ndarray:
+        """Number of shingles of each document (0: no word, empty signature)."""
+        return np.diff(self.offsets)
+
+    def doc(self, i: int) -> np.ndarray:
+        return self.hashes[self.offsets[i] : self.offsets[i + 1]]
+
+
+def shingle_hashes(
+    texts: TextInput, *, ngram: int = 5, hash: Hash = "fast", bits: int = 32
+) -> ShingleHashes:
+    """Normalise, shingle and hash a batch; ``bits=64`` for the ``affine64`` scheme.
+
+    Hash ``i`` equals ``hash_function(hash, bits)(shingle.encode("utf-8"))`` for the shingles of
+    :func:`shingles`, in the same order.
+    """
+    _check_hash(hash)
+    _check_bits(bits)
+    if ngram < 1:
+        raise ValueError("ngram must be >= 1")
+    offsets, buf, data_buf = _arrow_text(normalize(texts))
+    starts, ends, doc_offsets = _shingle_ranges(offsets, buf, ngram)
+    if hash == "sha1":
+        data = buf.tobytes() if data_buf is not None else b""
+        hashes = _sha1_ranges(data, starts, ends, bits)
+    else:
+        hashes = _fast_hash_ranges(buf, starts, ends)
+        if bits == 32:
+            hashes = hashes.astype(np.uint32)  # low 32 bits
+    return ShingleHashes(hashes, doc_offsets)
+
+
+# --------------------------------------------------------------------------------------------
+# Signatures
+# --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=32)
+def _permutations(num_perm: int, seed: int, scheme: str) -> tuple[np.ndarray, np.ndarray]:
+    gen = np.random.RandomState(seed)
+    if scheme == "legacy":
+        prime = np.uint64(MERSENNE_PRIME)
+        pairs = [
+            (gen.randint(1, prime, dtype=np.uint64), gen.randint(0, prime, dtype=np.uint64))
+            for _ in range(num_perm)
+        ]
+        a, b = np.array(pairs, dtype=np.uint64).T
+    else:
+        width = 64 if scheme == "affine64" else 32
+        dtype = np.uint64 if width == 64 else np.uint32
+        a = gen.randint(0, 1 << (width - 1), num_perm, dtype=dtype) * dtype(2) + dtype(1)
+        b = gen.randint(0, 1 << width, num_perm, dtype=dtype)
+    a, b = np.ascontiguousarray(a), np.ascontiguousarray(b)
+    a.setflags(write=False)
+    b.setflags(write=False)
+    return a, b
+
+
+def permutations(
+    num_perm: int = 128, seed: int = 1, scheme: Scheme = "affine32"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The permutation parameters ``(a, b)``: datasketch's ``MinHash(...).permutations``."""
+    _check_scheme(scheme)
+    if num_perm < 1:
+        raise ValueError("num_perm must be positive")
+    return _permutations(int(num_perm), int(seed), scheme)
+
+
+def _signature_dtype(scheme: str) -> type[np.unsignedinteger]:
+    return np.uint32 if scheme == "affine32" else np.uint64
+
+
+def _empty_value(scheme: str) -> int:
+    return _M64 if scheme == "affine64" else MAX_HASH32
+
+
+def _permute(hv: np.ndarray, a: np.ndarray, b: np.ndarray, scheme: str) -> np.ndarray:
+    """(num_perm, len(hv)) permuted hash values, datasketch's arithmetic.
+
+    Permutations along the first axis so that each document's shingles are contiguous in
+    memory for ``np.minimum.reduceat`` (several times faster than reducing along axis 0).
+    """
+    if scheme == "legacy":
+        out = a[:, None] * hv.astype(np.uint64)[None, :]  # uint64, wraps as in datasketch
+        out += b[:, None]
+        # x mod (2^61 - 1) == (x >> 61) + (x & p), minus p once if that reaches p.
+        p = np.uint64(MERSENNE_PRIME)
+        high = out >> np.uint64(61)
+        out &= p
+        out += high
+        out -= p * (out >= p)
+        out &= np.uint64(MAX_HASH32)
+        return out
+    out = a[:, None] * hv[None, :]
+    out += b[:, None]
+    return out
+
+
+def signatures_from_hashes(
+    hashes: ShingleHashes | np.ndarray,
+    offsets: np.ndarray | None = None,
+    *,
+    num_perm: int = 128,
+    seed: int = 1,
+    scheme: Scheme = "affine32",
+) -> np.ndarray:
+    """MinHash signatures (n_docs, num_perm) of documents given by their shingle hashes.
+
+    ``hashes``/``offsets`` as in :class:`ShingleHashes` (32-bit hashes for ``affine32`` and
+    ``legacy``, 64-bit for ``affine64``). dtype: uint32 for ``affine32``, else uint64 (the
+    dtype of datasketch's ``hashvalues``).
+    """
+    if isinstance(hashes, ShingleHashes):
+        hashes, offsets = hashes.hashes, hashes.offsets
+    if offsets is None:
+        raise ValueError("offsets are required with a plain hash array")
+    a, b = permutations(num_perm, seed, scheme)
+    dtype = _signature_dtype(scheme)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    n_docs = len(offsets) - 1
+    out = np.full((n_docs, num_perm), _empty_value(scheme), dtype=dtype)
+    total = int(offsets[-1]) if n_docs else 0
+    if total == 0:
+        return out
+    if scheme == "affine64":
+        hv = _fmix(np.asarray(hashes, dtype=np.uint64), 64)
+    elif scheme == "affine32":
+        hashes = np.asarray(hashes)
+        if hashes.dtype != np.uint32 and hashes.size and int(hashes.max()) > MAX_HASH32:
+            raise ValueError("affine32 takes 32-bit shingle hashes (bits=32)")
+        hv = _fmix(hashes.astype(np.uint32), 32)
+    else:
+        hv = np.asarray(hashes, dtype=np.uint64)
+
+    counts = np.diff(offsets)
+    docs = np.flatnonzero(counts > 0)
+    doc_starts = offsets[docs]
+    chunk = max(1, _CHUNK_ELEMENTS // num_perm)
+    for r0 in range(0, total, chunk):
+        r1 = min(r0 + chunk, total)
+        # non-empty documents with a shingle in [r0, r1): their (clipped) first rows.
+        lo = int(np.searchsorted(doc_starts, r0, side="right")) - 1
+        hi = int(np.searchsorted(doc_starts, r1, side="left"))
+        seg = np.maximum(doc_starts[lo:hi], r0) - r0
+        mins = np.minimum.reduceat(_permute(hv[r0:r1], a, b, scheme), seg, axis=1)
+        rows = docs[lo:hi]
+        out[rows] = np.minimum(out[rows], mins.T)
+    return out
+
+
+def signatures(
+    texts: TextInput,
+    *,
+    num_perm: int = 128,
+    ngram: int = 5,
+    seed: int = 1,
+    hash: Hash = "fast",
+    scheme: Scheme = "affine32",
+) -> np.ndarray:
+    """MinHash signatures (n_docs, num_perm) of a batch of raw texts.
+
+    Row ``i`` equals ``datasketch.MinHash(num_perm=num_perm, seed=seed, scheme=scheme,
+    hashfunc=hash_function(hash, hash_bits(scheme)))`` updated with
+    ``[s.encode() for s in shingles(texts[i], ngram)]``.
+    """
+    _check_scheme(scheme)
+    sh = shingle_hashes(texts, ngram=ngram, hash=hash, bits=hash_bits(scheme))
+    return signatures_from_hashes(sh, num_perm=num_perm, seed=seed, scheme=scheme)
+
+
+# --------------------------------------------------------------------------------------------
+# LSH
+# --------------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _optimal_param(threshold: float, num_perm: int, fp_w: float, fn_w: float) -> tuple[int, int]:
+    from scipy.integrate import quad
+
+    def false_positive(b: int, r: int) -> float:
+        return quad(lambda s: 1 - (1 - s ** float(r)) ** float(b), 0.0, threshold)[0]
+
+    def false_negative(b: int, r: int) -> float:
+        return quad(lambda s: 1 - (1 - (1 - s ** float(r)) ** float(b)), threshold, 1.0)[0]
+
+    min_error = float("inf")
+    opt = (0, 0)
+    for b in range(1, num_perm + 1):
+        for r in range(1, int(num_perm / b) + 1):
+            error = false_positive(b, r) * fp_w + false_negative(b, r) * fn_w
+            if error < min_error:
+                min_error = error
+                opt = (b, r)
+    return opt
+
+
+def optimal_bands(
+    threshold: float,
+    num_perm: int,
+    false_positive_weight: float = 0.5,
+    false_negative_weight: float = 0.5,
+) -> tuple[int, int]:
+    """``(bands, rows)`` minimising the weighted false positive/negative areas of the S-curve.
+
+    Exactly datasketch's ``_optimal_param`` (``MinHashLSH(threshold, num_perm).b, .r``).
+    """
+    if not 0.0 <= threshold <= 1.0:
+        raise ValueError("threshold must be in [0.0, 1.0]")
+    if num_perm < 1:
+        raise ValueError("num_perm must be positive")
+    return _optimal_param(
+        float(threshold), int(num_perm), float(false_positive_weight), float(false_negative_weight)
+    )
+
+
+def collision_probability(similarity: float | np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """The LSH S-curve: probability that two documents of Jaccard ``s`` share a bucket."""
+    s = np.asarray(similarity, dtype=np.float64)
+    return 1.0 - (1.0 - s**rows) ** bands
+
+
+def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """One 64-bit key per (document, band): (n_docs, bands) uint64.
+
+    Band ``j`` covers signature columns ``[j*rows, (j+1)*rows)`` (as datasketch's
+    ``hashranges``); columns past ``bands*rows`` are unused. Equal band values give equal keys;
+    different ones collide with probability ~2^-64. Keys are only meaningful within one band.
+    """
+    sig = np.asarray(signatures)
+    if sig.ndim != 2:
+        raise ValueError("signatures must be a 2-D array (n_docs, num_perm)")
+    if bands < 1 or rows < 1 or bands * rows > sig.shape[1]:
+        raise ValueError(f"bands * rows = {bands} * {rows} exceeds num_perm = {sig.shape[1]}")
+    values = sig[:, : bands * rows].astype(np.uint64).reshape(len(sig), bands, rows)
+    key = np.full((len(sig), bands), np.uint64(rows), dtype=np.uint64)
+    k = np.uint64(FAST_K)
+    for j in range(rows):
+        key = _fmix64(key * k + values[:, :, j])
+    return key
+
+
+def band_frame(keys: np.ndarray, doc_index: np.ndarray | Sequence[int] | None = None) -> pl.DataFrame:
+    """Long form of :func:`band_keys` for :func:`candidate_pairs`: ``doc_index, band, key``.
+
+    ``doc_index`` (default ``0..n-1``) names the rows, e.g. corpus-wide document numbers.
+    """
+    keys = np.asarray(keys, dtype=np.uint64)
+    n, bands = keys.shape
+    index = np.arange(n, dtype=np.int64) if doc_index is None else np.asarray(doc_index)
+    if len(index) != n:
+        raise ValueError("doc_index must have one entry per row of keys")
+    return pl.DataFrame(
+        {
+            "doc_index": np.repeat(index, bands),
+            "band": np.tile(np.arange(bands, dtype=np.uint32), n),
+            "key": keys.ravel(),
+        }
+    )
+
+
+def candidate_pairs(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
+    """Candidate duplicate pairs ``(a, b)`` with ``a < b`` from ``doc_index, band, key`` rows.
+
+    Documents sharing a key in the same band form a bucket; each member is paired with the
+    bucket's smallest ``doc_index`` only (k-1 edges for k members, not k^2), which keeps the
+    connected components of the all-pairs graph. Unique pairs, sorted by ``(a, b)``.
+    """
+    lf = frame.lazy()
+    return (
+        lf.select(
+            pl.col("doc_index").min().over("band", "key").alias("a"),
+            pl.col("doc_index").alias("b"),
+        )
+        .filter(pl.col("a") != pl.col("b"))
+        .unique()
+        .sort("a", "b")
+        .collect()
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Verification and clustering
+# --------------------------------------------------------------------------------------------
+
+
+def jaccard(set_a: np.ndarray | Sequence[int], set_b: np.ndarray | Sequence[int]) -> float:
+    """Exact Jaccard similarity of two sets of shingle hashes (repeats ignored).
+
+    Two empty sets are identical: 1.0 (as two never-updated datasketch MinHashes).
+    """
+    a = np.unique(np.asarray(set_a))
+    b = np.unique(np.asarray(set_b))
+    union = len(a) + len(b)
+    if union == 0:
+        return 1.0
+    inter = len(np.intersect1d(a, b, assume_unique=True))
+    return inter / (union - inter)
+
+
+def pair_jaccard(
+    shingles: ShingleHashes, a: np.ndarray | Sequence[int], b: np.ndarray | Sequence[int]
+) -> np.ndarray:
+    """Exact Jaccard similarity of the shingle sets of many document pairs (float64).
+
+    ``a``/``b`` index documents of ``shingles``; vectorised with Polars (no loop over pairs).
+    """
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    if len(a) != len(b):
+        raise ValueError("a and b must have the same length")
+    if len(a) == 0:
+        return np.empty(0, dtype=np.float64)
+    counts = shingles.counts
+    docs = np.concatenate([a, b])
+    pair = np.tile(np.arange(len(a), dtype=np.int64), 2)
+    side = np.repeat(np.array([0, 1], dtype=np.int8), len(a))
+    n = counts[docs]
+    row_start = np.repeat(shingles.offsets[docs] - np.cumsum(n) + n, n)
+    rows = row_start + np.arange(int(n.sum()))
+    members = pl.DataFrame(
+        {
+            "pair": np.repeat(pair, n),
+            "side": np.repeat(side, n),
+            "h": shingles.hashes[rows],
+        }
+    ).unique()
+    stats = members.group_by("pair").agg(
+        total=pl.len(),
+        union=pl.col("h").n_unique(),
+    )
+    out = np.ones(len(a), dtype=np.float64)  # pairs of two empty sets
+    pairs = stats["pair"].to_numpy()
+    total = stats["total"].to_numpy().astype(np.float64)
+    union = stats["union"].to_numpy().astype(np.float64)
+    out[pairs] = (total - union) / union
+    return out
+
+
+def _edge_arrays(edges: object) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(edges, pl.DataFrame | pl.LazyFrame):
+        frame = edges.lazy().collect() if isinstance(edges, pl.LazyFrame) else edges
+        cols = ("a", "b") if {"a", "b"} <= set(frame.columns) else frame.columns[:2]
+        return (
+            frame[cols[0]].to_numpy().astype(np.int64),
+            frame[cols[1]].to_numpy().astype(np.int64),
+        )
+    if isinstance(edges, tuple) and len(edges) == 2:
+        return np.asarray(edges[0], dtype=np.int64), np.asarray(edges[1], dtype=np.int64)
+    arr = np.asarray(edges, dtype=np.int64)
+    if arr.size == 0:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError("edges must be (m, 2), a pair of arrays, or a frame with a, b")
+    return arr[:, 0], arr[:, 1]
+
+
+def union_find(n: int, edges: object) -> np.ndarray:
+    """Connected components of ``n`` nodes: the root of each node is its component's smallest
+    index (int64 array of length ``n``).
+
+    ``edges``: an (m, 2) array, a pair of index arrays, or a frame with columns ``a, b``.
+    Vectorised min-label propagation: hook the larger label of each edge onto the smaller
+    (``np.minimum.at``), then pointer jumping, until every edge joins equal labels.
+    """
+    labels = np.arange(n, dtype=np.int64)
+    a, b = _edge_arrays(edges)
+    if len(a) != len(b):
+        raise ValueError("edge arrays must have the same length")
+    if len(a) == 0:
+        return labels
+    if min(int(a.min()), int(b.min())) < 0 or max(int(a.max()), int(b.max())) >= n:
+        raise ValueError(f"edge endpoints must be in [0, {n})")
+    keep = a != b
+    a, b = a[keep], b[keep]
+    while len(a):
+        la, lb = labels[a], labels[b]
+        differ = la != lb
+        if not differ.any():
+            break
+        a, b, la, lb = a[differ], b[differ], la[differ], lb[differ]
+        low = np.minimum(la, lb)
+        np.minimum.at(labels, np.maximum(la, lb), low)  # hook roots: label <- smaller label
+        while True:  # pointer jumping until every label is a root
+            jumped = labels[labels]
+            if np.array_equal(jumped, labels):
+                break
+            labels = jumped
+    return labels

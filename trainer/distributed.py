@@ -1,0 +1,73 @@
+"""Data-parallel training across processes started by torchrun (DDP; Li et al. 2020).
+
+``torchrun --nproc_per_node N -m trainer pretrain ...`` sets RANK, LOCAL_RANK and
+WORLD_SIZE; without them the run is a single process and nothing here does anything.
+Every rank draws the same global batch from the same seeded generator and trains on its
+own slice, so N processes follow the loss curve of one process with the same --batch-size
+(up to float summation order). Backend: NCCL between GPUs, gloo on CPU.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class World:
+    """This process's place among the training processes."""
+
+    rank: int = 0
+    size: int = 1
+    local_rank: int = 0
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 alone writes files and prints."""
+        return self.rank == 0
+
+
+def world_from_env() -> World:
+    """Read torchrun's variables; a plain `trainer pretrain` is a world of one."""
+    size = int(os.environ.get("WORLD_SIZE", "1"))
+    if size <= 1:
+        return World()
+    return World(int(os.environ["RANK"]), size, int(os.environ.get("LOCAL_RANK", "0")))
+
+
+def rank_device(world: World, device: torch.device) -> torch.device:
+    """One GPU per process (cuda:LOCAL_RANK); CPU processes share the CPU."""
+    if device.type == "cuda" and world.size > 1:
+        torch.cuda.set_device(world.local_rank)
+        return torch.device("cuda", world.local_rank)
+    return device
+
+
+def init_process_group(world: World, device: torch.device) -> None:
+    if world.size > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+
+
+def destroy_process_group(world: World) -> None:
+    if world.size > 1 and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def all_mean(tensor: torch.Tensor, world: World) -> torch.Tensor:
+    """The mean of ``tensor`` over all ranks (the tensor itself for a single process)."""
+    if world.size == 1:
+        return tensor
+    reduced = tensor.detach().clone()
+    dist.all_reduce(reduced, op=dist.ReduceOp.SUM)
+    return reduced / world.size
+
+
+def all_sum(tensor: torch.Tensor, world: World) -> torch.Tensor:
+    if world.size == 1:
+        return tensor
+    reduced = tensor.detach().clone()
+    dist.all_reduce(reduced, op=dist.ReduceOp.SUM)
+    return reduced

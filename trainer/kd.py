@@ -1,0 +1,452 @@
+"""Knowledge distillation: a frozen teacher's outputs as extra training signal.
+
+Each method is one small class registered in ``KD_LOSSES`` under its ``--kd`` name. A method
+returns its distillation term, already weighted as its paper does, and the weight it gives
+the ordinary hard-label cross-entropy (None when it has no opinion: pkd, minilm and rail
+are auxiliary terms added to whatever else trains the student). The training loss is
+
+    loss = w_ce * CE(student, next tokens; --label-smoothing) + sum of the methods' terms
+
+with w_ce the largest CE weight any chosen method gives, or 1 when none gives one, so
+``--kd vanilla,pkd`` is Sun et al.'s full PKD objective ((1-a) CE + a T^2 KL + b PT).
+
+Conventions, shared by every method: token-level terms are means over the batch's tokens;
+logits are compared over the shards' real vocabulary (the rows a rounded-up embedding adds
+are never targets); ``hidden`` is what Hugging Face returns with output_hidden_states: the
+embeddings, the outputs of blocks 0..L-2, and ln_f applied to the output of the last block.
+Intermediate-layer methods (pkd, rail) therefore map student blocks 0..L_s-2 to teacher
+blocks 0..L_t-2, leaving the last block to the logit terms, as PKD does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from transformers import GPT2LMHeadModel
+
+from trainer.errors import TrainerError
+
+
+@dataclass(frozen=True)
+class KDOptions:
+    """The documented knobs (--kd-temperature, --kd-alpha, --kd-beta, --kd-anneal-fraction)."""
+
+    temperature: float | None = None  # None: each method's own default
+    alpha: float = 0.5  # vanilla, reverse_kl: weight of the distillation term
+    beta: float = 100.0  # pkd, rail: weight of the hidden-state term
+    anneal_fraction: float = 2 / 3  # annealing: share of the steps spent in phase 1
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """What the methods need to know about the two models before training."""
+
+    student_layers: int
+    teacher_layers: int
+    student_width: int
+    teacher_width: int
+    student_heads: int
+    teacher_heads: int
+    keep_layers: list[int] | None = None  # student block i was teacher block keep_layers[i]
+
+    @staticmethod
+    def of(
+        student: GPT2LMHeadModel, teacher: GPT2LMHeadModel, keep: list[int] | None
+    ) -> Shapes:
+        s, t = student.config, teacher.config
+        return Shapes(s.n_layer, t.n_layer, s.n_embd, t.n_embd, s.n_head, t.n_head, keep)
+
+
+@dataclass
+class Outputs:
+    """What the losses read from one forward pass, of the student or of the teacher."""
+
+    logits: Tensor  # (B, T, V), V the shards' vocabulary
+    hidden: tuple[Tensor, ...] = ()  # (B, T, D) each: embeddings, blocks 0..L-2, ln_f(last)
+    qkv: tuple[Tensor, Tensor, Tensor] | None = None  # last block's (B, H, T, d) q, k, v
+
+
+@dataclass
+class Batch:
+    """One training step as the methods see it."""
+
+    student: Outputs
+    teacher: Outputs
+    step: int = 0  # 0-based index of the optimizer update
+    total_steps: int = 1
+
+
+# --- the shared formulas -------------------------------------------------------------------
+
+
+def soft_kl(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
+    """Mean over tokens of KL(softmax(t / T) || softmax(s / T)), summed over the vocabulary."""
+    log_s = F.log_softmax(student_logits.float() / temperature, dim=-1)
+    log_t = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
+    kl = F.kl_div(log_s, log_t, reduction="none", log_target=True).sum(-1)
+    return kl.mean()
+
+
+def unit_mse(student: Tensor, teacher: Tensor) -> Tensor:
+    """Mean squared error between L2-normalised vectors (along the last dim), PKD-style."""
+    s = F.normalize(student.float(), dim=-1)
+    t = F.normalize(teacher.float(), dim=-1)
+    return F.mse_loss(s, t)
+
+
+def causal_log_softmax(scores: Tensor) -> Tensor:
+    """Row-wise log-softmax over keys <= query; masked entries are returned as 0."""
+    n = scores.size(-1)
+    causal = torch.ones(n, n, dtype=torch.bool, device=scores.device).tril()
+    logp = scores.float().masked_fill(~causal, float("-inf")).log_softmax(-1)
+    return logp.masked_fill(~causal, 0.0)
+
+
+def relation_kl(teacher_a: Tensor, teacher_b: Tensor, student_a: Tensor, student_b: Tensor) -> Tensor:
+    """KL(teacher || student) of causal softmax(a b^T / sqrt(d)) relations, MiniLM-style.
+
+    Each tensor is (B, H, T, d) (d may differ between teacher and student); the KL is
+    summed over keys and averaged over batch, heads and queries.
+    """
+    log_t = causal_log_softmax(teacher_a @ teacher_b.transpose(-1, -2) / math.sqrt(teacher_a.size(-1)))
+    log_s = causal_log_softmax(student_a @ student_b.transpose(-1, -2) / math.sqrt(student_a.size(-1)))
+    p_t = log_t.exp().tril()  # masked entries hold log 0 -> exp 1; tril zeroes them
+    return (p_t * (log_t - log_s)).sum(-1).mean()
+
+
+# --- the methods ---------------------------------------------------------------------------
+
+
+class KDLoss:
+    """One distillation method. Subclasses set ``name`` and implement ``__call__``."""
+
+    name: ClassVar[str]
+    needs_hidden: ClassVar[bool] = False  # wants Outputs.hidden
+    needs_qkv: ClassVar[bool] = False  # wants Outputs.qkv
+    compares_hidden: ClassVar[bool] = False  # student and teacher widths must be equal
+    default_temperature: ClassVar[float] = 1.0
+
+    def __init__(self, opts: KDOptions, shapes: Shapes, seed: int = 0) -> None:
+        self.opts = opts
+        self.shapes = shapes
+        self.temperature = opts.temperature or self.default_temperature
+        if self.compares_hidden and shapes.student_width != shapes.teacher_width:
+            raise TrainerError(
+                f"--kd {self.name} compares hidden states, so the teacher's width must equal "
+                f"the student's: teacher n_embd {shapes.teacher_width}, student "
+                f"{shapes.student_width}"
+            )
+
+    def __call__(self, batch: Batch) -> tuple[Tensor, float | None]:
+        """(weighted distillation term, weight of the hard-label CE or None)."""
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, Any]:
+        """Random state to checkpoint (only rail has any)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        del state
+
+
+class Vanilla(KDLoss):
+    """Hinton, Vinyals & Dean 2015, "Distilling the Knowledge in a Neural Network".
+
+    alpha * T^2 * KL(p_teacher^T || p_student^T) + (1 - alpha) * CE; T^2 keeps the soft
+    term's gradients on the scale of the hard one's as T changes.
+    """
+
+    name = "vanilla"
+    default_temperature = 2.0
+
+    def __call__(self, batch: Batch) -> tuple[Tensor, float | None]:
+        t, a = self.temperature, self.opts.alpha
+        kl = soft_kl(batch.student.logits, batch.teacher.logits, t)
+        return a * t * t * kl, 1.0 - a
+
+
+class DistilGPT2(KDLoss):
+    """Sanh et al. 2019 (DistilBERT; DistilGPT-2 was trained the same way): triple loss.
+
+    As in the authors' distiller (transformers/examples/research_projects/distillation):
+    5 * T^2 * KL (T = 2) + 2 * CLM cross-entropy + 1 * (1 - cos) between the students's and
+    teacher's last hidden states. Those weights are fixed; --kd-temperature overrides T.
+    """
+
+    name = "distilgpt2"
+    needs_hidden = True
+    compares_hidden = True
+    default_temperature = 2.0
+    ALPHA_CE, ALPHA_CLM, ALPHA_COS = 5.0, 2.0, 1.0
+
+    def __call__(self, batch: Batch) -> tuple[Tensor, float | None]:
+        t = self.temperature
+        kl = soft_kl(batch.student.logits, batch.teacher.logits, t)
+        s_last, t_last = batch.student.hidden[-1].float(), batch.teacher.hidden[-1].float()
+        cos = 1.0 - F.cosine_similarity(s_last, t_last, dim=-1).mean()
+        return self.ALPHA_CE * t * t * kl + self.ALPHA_COS * cos, self.ALPHA_CLM
+
+
+class PatientKD(KDLoss):
+    """Sun et al. 2019, "Patient Knowledge Distillation for BERT Model Compression".
+
+    beta * MSE of L2-normalised intermediate hidden states, per token (a decoder has no
+    [CLS], so every position plays its part) on mapped layers: student block i <-> the
+    block it was truncated from (--keep-layers, when the teacher is that checkpoint) or
+    else PKD-Skip's uniform choice, teacher block (i + 1) * L_t / L_s - 1.
+    """
+
+    name = "pkd"
+    needs_hidden = True
+    compares_hidden = True
+
+    def __init__(self, opts: KDOptions, shapes: Shapes, seed: int = 0) -> None:
+        super().__init__(opts, shapes, seed)
+        self.layer_map = intermediate_map(shapes, self.name)
+
+    def __call__(self, batch: Batch) -> tuple[Tensor, float | None]:
+        s = torch.stack([batch.student.hidden[i + 1] for i in range(len(self.layer_map))])
+        t = torch.stack([batch.teacher.hidden[j + 1] for j in self.layer_map])
+        return self.opts.beta * unit_mse(s, t), None
+
+
+class MiniLM(KDLoss):
+    """Wang et al. 2020, "MiniLM: Deep Self-Attention Distillation".
+
+    KL(teacher || student) of the last layer's self-attention distributions plus KL of its
+    value-value relations softmax(V V^T / sqrt(d)), both per head, so the teacher may be
+    wider but must have as many heads. Attention probabilities are recomputed from the
+    last block's input with its own ln_1 and c_attn (SDPA never materialises them).
+    """
+
+    name = "minilm"
+    needs_qkv = True
+
+    def __init__(self, opts: KDOptions, shapes: Shapes, seed: int = 0) -> None:
+        super().__init__(opts, shapes, seed)
+        if shapes.student_heads != shapes.teacher_heads:
+            raise TrainerError(
+                f"--kd minilm compares attention heads one to one: teacher n_head "
+                f"{shapes.teacher_heads}, student {shapes.student_heads}"
+            )
+
+    def __call__(self, batch: Batch) -> tuple[Tensor, float | None]:
+        assert batch.student.qkv is not None and batch.teacher.qkv is not None
+        qs, ks, vs = batch.student.qkv
+        qt, kt, vt = batch.teacher.qkv
+        return relation_kl(qt, kt, qs, ks) + relation_kl(vt, vt, vs, vs), None
+
+
+class AnnealingKD(KDLoss):
+    """Jafari et al. 2021, "Annealing Knowledge Distillation" (EACL).
+
+    Phase 1 (the first --kd-anneal-fraction of the steps): MSE between the student's logits
+    and the teacher's scaled by phi = k / T_max, k stepping 1..T_max in equal stages (the
+    authors' code raises the temperature every epochs / max_temperature epochs; there,
+    max_temperature = 10 and phases of 200 + 100 epochs, hence the defaults 10 and 2/3).
+    No hard labels in phase 1; phase 2 is plain cross-entropy.
+    """
+
+    name = "annealing"
+    default_temperature = 10.0
+
+    def __init__(self, opts: KDOptions, shapes: Shapes, seed: int = 0) -> None:
+        super().__init__(opts, shapes, seed)
+        if self.temperature < 1:
+            raise TrainerError("--kd-temperature for annealing (T_max) must be >= 1")
+        if not 0 < opts.anneal_fraction <= 1:
+            raise TrainerError("--kd-anneal-fraction must be in (0, 1]")
+
+    def phi(self, step: int, total_steps: int) -> float | None:
+        """The annealing factor for 0-based ``step``, or None once in phase 2."""
+        phase1 = max(1, round(self.opts.anneal_fraction * total_steps))
+        if step >= phase1:
+            return None
+        stages = int(self.temperature)
+        return (step * stages // phase1 + 1) / stages
+
+    def __call__(self, batch: Batch) -> tuple[Tensor, float | None]:
+        phi = self.phi(batch.step, batch.total_steps)
+        s = batch.student.logits.float()
+        if phi is None:
+            return s.new_zeros(()), 1.0
+        return F.mse_loss(s, phi * batch.teacher.logits.float()), 0.0
+
+
+class RailKD(KDLoss):
+    """Haidar et al. 2022, "RAIL-KD: RAndom Intermediate Layer Mapping for KD" (NAACL).
+
+    Each step draws as many teacher intermediate blocks as the student has, without
+    replacement, sorts them and maps them in order; the term is beta * the mean over layers
+    of the MSE between L2-normalised mean-pooled (over positions) hidden states. The draw
+    uses its own seeded generator, checkpointed with the run.
+    """
+
+    name = "rail"
+    needs_hidden = True
+    compares_hidden = True
+
+    def __init__(self, opts: KDOptions, shapes: Shapes, seed: int = 0) -> None:
+        super().__init__(opts, shapes, seed)
+        self.n_student = shapes.student_layers - 1
+        self.n_teacher = shapes.teacher_layers - 1
+        if self.n_student < 1 or self.n_teacher < self.n_student:
+            raise TrainerError(
+                f"--kd rail maps student blocks 0..L-2 to as many teacher blocks: needs a "
+                f"student of >= 2 layers and a teacher at least as deep (student "
+                f"{shapes.student_layers}, teacher {shapes.teacher_layers})"
+            )
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def draw(self) -> list[int]:
+        chosen = torch.randperm(self.n_teacher, generator=self.generator)[: self.n_student]
+        return sorted(chosen.tolist())
+
+    def __call__(self, batch: Batch) -> tuple[Tensor, float | None]:
+        mapping = self.draw()
+        s = torch.stack([batch.student.hidden[i + 1].mean(1) for i in range(self.n_student)])
+        t = torch.stack([batch.teacher.hidden[j + 1].mean(1) for j in mapping])
+        return self.opts.beta * unit_mse(s, t), None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.generator.set_state(state["generator"])
+
+
+class ReverseKL(KDLoss):
+    """Gu et al. 2023, "MiniLLM: Knowledge Distillation of Large Language Models".
+
+    The simple word-level variant of MiniLLM's objective: alpha * mean over tokens of the
+    reverse KL(q_student || p_teacher), mode-seeking where forward KL is mode-covering,
+    plus (1 - alpha) * CE (MiniLLM itself optimises the sequence-level reverse KL with
+    policy gradients, which needs sampling and is not done here).
+    """
+
+    name = "reverse_kl"
+
+    def __call__(self, batch: Batch) -> tuple[Tensor, float | None]:
+        log_s = F.log_softmax(batch.student.logits.float(), dim=-1)
+        log_t = F.log_softmax(batch.teacher.logits.float(), dim=-1)
+        rkl = F.kl_div(log_t, log_s, reduction="none", log_target=True).sum(-1).mean()
+        return self.opts.alpha * rkl, 1.0 - self.opts.alpha
+
+
+KD_LOSSES: dict[str, type[KDLoss]] = {
+    cls.name: cls
+    for cls in (Vanilla, DistilGPT2, PatientKD, MiniLM, AnnealingKD, RailKD, ReverseKL)
+}
+
+
+def intermediate_map(shapes: Shapes, method: str) -> list[int]:
+    """Teacher block for each student block 0..L_s-2 (the last block is left to logits)."""
+    n_s, n_t = shapes.student_layers, shapes.teacher_layers
+    if n_s < 2:
+        raise TrainerError(f"--kd {method} needs a student of at least 2 layers, got {n_s}")
+    keep = shapes.keep_layers
+    if keep is not None and len(keep) == n_s and max(keep) < n_t:
+        return keep[:-1]
+    if n_t < n_s:
+        raise TrainerError(
+            f"--kd {method}: the teacher ({n_t} layers) must be at least as deep as the "
+            f"student ({n_s})"
+        )
+    return [(i + 1) * n_t // n_s - 1 for i in range(n_s - 1)]
+
+
+def parse_methods(spec: str) -> list[str]:
+    """--kd METHOD[,METHOD...] -> known, distinct method names."""
+    names = [name.strip() for name in spec.split(",") if name.strip()]
+    if not names:
+        raise TrainerError("--kd: give at least one method")
+    for name in names:
+        if name not in KD_LOSSES:
+            raise TrainerError(f"--kd {name}: unknown method; known: {', '.join(KD_LOSSES)}")
+    if len(set(names)) != len(names):
+        raise TrainerError(f"--kd {spec}: a method is listed twice")
+    return names
+
+
+# --- running student and teacher -----------------------------------------------------------
+
+
+def last_block_qkv(model: GPT2LMHeadModel, block_input: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    """The last block's per-head queries, keys and values, (B, H, T, d) each."""
+    block = model.transformer.h[-1]
+    q, k, v = block.attn.c_attn(block.ln_1(block_input)).split(model.config.n_embd, dim=2)
+    b, t, _ = q.shape
+    heads = model.config.n_head
+    return tuple(z.view(b, t, heads, -1).transpose(1, 2) for z in (q, k, v))  # type: ignore[return-value]
+
+
+@dataclass
+class Distiller:
+    """The training objective with a teacher: ``(model, x, y, step) -> (loss, parts)``.
+
+    ``model`` is what runs the student's forward (possibly DDP-wrapped or compiled);
+    ``student`` is the bare model, whose last block recomputes attention for minilm.
+    """
+
+    teacher: GPT2LMHeadModel
+    student: GPT2LMHeadModel
+    methods: list[KDLoss]
+    vocab_size: int  # the shards' vocabulary: logits beyond it are ignored by the KD terms
+    total_steps: int
+    label_smoothing: float = 0.0
+    needs_hidden: bool = field(init=False)
+    needs_qkv: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.teacher.eval().requires_grad_(False)
+        self.needs_qkv = any(m.needs_qkv for m in self.methods)
+        self.needs_hidden = self.needs_qkv or any(m.needs_hidden for m in self.methods)
+
+    def _outputs(self, model: Any, bare: GPT2LMHeadModel, x: Tensor) -> Outputs:
+        out = model(input_ids=x, use_cache=False, output_hidden_states=self.needs_hidden)
+        hidden = tuple(out.hidden_states) if self.needs_hidden else ()
+        qkv = last_block_qkv(bare, hidden[-2]) if self.needs_qkv else None
+        return Outputs(out.logits, hidden, qkv)
+
+    def __call__(
+        self, model: Any, x: Tensor, y: Tensor, step: int
+    ) -> tuple[Tensor, dict[str, Tensor]]:
+        student = self._outputs(model, self.student, x)
+        with torch.no_grad():
+            teacher = self._outputs(self.teacher, self.teacher, x)
+        logits = student.logits
+        ce = F.cross_entropy(
+            logits.float().reshape(-1, logits.size(-1)),
+            y.reshape(-1),
+            label_smoothing=self.label_smoothing,
+        )
+        v = self.vocab_size
+        batch = Batch(
+            Outputs(student.logits[..., :v], student.hidden, student.qkv),
+            Outputs(teacher.logits[..., :v], teacher.hidden, teacher.qkv),
+            step,
+            self.total_steps,
+        )
+        parts: dict[str, Tensor] = {"ce": ce}
+        ce_weights: list[float] = []
+        total = ce.new_zeros(())
+        for method in self.methods:
+            term, ce_weight = method(batch)
+            parts[f"kd_{method.name}"] = term
+            total = total + term
+            if ce_weight is not None:
+                ce_weights.append(ce_weight)
+        w_ce = max(ce_weights) if ce_weights else 1.0
+        return total + w_ce * ce, parts
+
+    def state_dict(self) -> dict[str, Any]:
+        return {m.name: m.state_dict() for m in self.methods}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for method in self.methods:
+            method.load_state_dict(state.get(method.name, {}))

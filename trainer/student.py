@@ -1,0 +1,108 @@
+"""The model a run trains: from a preset, a checkpoint as is, or a truncated checkpoint.
+
+Truncation (``--init HF_DIR --keep-layers SPEC``) is the cheap alternative to distillation
+that Li et al. (2021, "A Short Study on Compressing Decoder-Based Language Models",
+arXiv:2110.08460) compare with DistilGPT-2: the student keeps the teacher's token and
+position embeddings, a subset of its transformer blocks in their original order, the final
+layer norm and the (tied) head, then continues pretraining. SPEC is an explicit list of
+0-based block indices or one of the strategies, named as in the paper authors' code:
+
+    distil    0,2,4,7,9,11  the blocks DistilGPT-2 was initialised from (Sanh et al. 2019)
+    alt       0,2,4,...     every other block, starting at the first
+    bottom:N  0..N-1        the first N blocks
+    top:N     L-N..L-1      the last N blocks
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+from trainer.errors import TrainerError
+
+DISTIL_LAYERS = (0, 2, 4, 7, 9, 11)
+
+
+def parse_keep_layers(spec: str, n_layer: int, source: str = "the checkpoint") -> list[int]:
+    """Turn a --keep-layers SPEC into 0-based block indices of an ``n_layer``-block model."""
+    where = f"--keep-layers {spec}"
+    text = spec.strip()
+    if text == "distil":
+        if n_layer != 12:
+            raise TrainerError(
+                f"{where}: 'distil' (0,2,4,7,9,11) is defined for 12-layer models, "
+                f"{source} has {n_layer}; give an explicit list"
+            )
+        return list(DISTIL_LAYERS)
+    if text == "alt":
+        return list(range(0, n_layer, 2))
+    if text.startswith(("bottom:", "top:")):
+        side, _, count = text.partition(":")
+        if not count.isdigit() or not 1 <= int(count) <= n_layer:
+            raise TrainerError(f"{where}: N must be between 1 and {n_layer} ({source})")
+        n = int(count)
+        return list(range(n)) if side == "bottom" else list(range(n_layer - n, n_layer))
+    try:
+        layers = [int(part) for part in text.split(",")]
+    except ValueError:
+        raise TrainerError(
+            f"{where}: expected a list like 0,2,4 or one of distil, alt, bottom:N, top:N"
+        ) from None
+    for layer in layers:
+        if not 0 <= layer < n_layer:
+            raise TrainerError(
+                f"{where}: layer {layer} is out of range; {source} has {n_layer} layers "
+                f"(0-{n_layer - 1})"
+            )
+    if any(b <= a for a, b in zip(layers, layers[1:], strict=False)):
+        raise TrainerError(f"{where}: list the layers in increasing order, without repeats")
+    return layers
+
+
+def load_gpt2(
+    path: str | Path, flag: str, dtype: torch.dtype = torch.float32
+) -> GPT2LMHeadModel:
+    """Load a GPT-2 checkpoint directory (config.json + weights) with SDPA attention.
+
+    Weights are cast to ``dtype`` whatever they were saved in: fp32 for a model to train
+    (its optimizer needs fp32 master weights), possibly bf16 for a frozen teacher.
+    """
+    root = Path(path)
+    config_file = root / "config.json"
+    if not config_file.is_file():
+        raise TrainerError(f"{flag} {root}: no config.json; expected a Hugging Face checkpoint")
+    try:
+        model_type = json.loads(config_file.read_text(encoding="utf-8")).get("model_type")
+    except (OSError, ValueError, AttributeError) as exc:
+        raise TrainerError(f"{config_file}: cannot read config: {exc}") from exc
+    if model_type != "gpt2":
+        raise TrainerError(f"{config_file}: model_type {model_type!r}, only gpt2 is supported")
+    try:
+        model = GPT2LMHeadModel.from_pretrained(root, attn_implementation="sdpa", dtype=dtype)
+    except (OSError, ValueError) as exc:
+        raise TrainerError(f"{flag} {root}: cannot load weights: {exc}") from exc
+    return model
+
+
+def truncate(model: GPT2LMHeadModel, keep: list[int]) -> GPT2LMHeadModel:
+    """A new GPT-2 with ``model``'s embeddings, the blocks ``keep`` (in order) and ln_f.
+
+    Weights are copied, not shared, so training the student leaves the source untouched.
+    """
+    fields = model.config.to_dict()
+    fields["n_layer"] = len(keep)
+    config = GPT2Config.from_dict(fields)
+    student = GPT2LMHeadModel._from_config(config, attn_implementation="sdpa")
+    source = model.state_dict()
+    state = {}
+    for key in student.state_dict():
+        parts = key.split(".")
+        if key.startswith("transformer.h."):
+            parts[2] = str(keep[int(parts[2])])  # student block j <- source block keep[j]
+        state[key] = source[".".join(parts)].detach().clone()
+    student.load_state_dict(state)
+    student.tie_weights()
+    return student
