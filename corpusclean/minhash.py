@@ -327,23 +327,31 @@ def _fast_hash_ranges(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> 
     ``(byte+1) * K^-(j-w)``: one cumulative sum per window of about ``_HASH_WINDOW`` bytes.
     """
     out = np.empty(len(starts), dtype=np.uint64)
-    i = 0
     n = len(starts)
+    if n == 0:
+        return out
+    span = min(_HASH_WINDOW, int(ends[-1]) - int(starts[0]))
+    x = np.empty(span, dtype=np.uint64)  # work buffers reused by every window
+    prefix = np.empty(span + 1, dtype=np.uint64)
+    one = np.uint64(1)
+    i = 0
     while i < n:
         w0 = int(starts[i])
-        j = int(np.searchsorted(ends, w0 + _HASH_WINDOW, side="right"))
-        j = max(j, i + 1)
-        w1 = int(ends[j - 1])
-        kpow, kinv = _powers(w1 - w0 + 1)
-        x = buf[w0:w1].astype(np.uint64)
-        x += np.uint64(1)
-        x *= kinv[: w1 - w0]
-        prefix = np.empty(w1 - w0 + 1, dtype=np.uint64)
-        prefix[0] = 0
-        np.cumsum(x, out=prefix[1:])
+        j = max(int(np.searchsorted(ends, w0 + _HASH_WINDOW, side="right")), i + 1)
+        width = int(ends[j - 1]) - w0
+        kpow, kinv = _powers(width + 1)
+        if width > len(x):  # one shingle longer than the window
+            x = np.empty(width, dtype=np.uint64)
+            prefix = np.empty(width + 1, dtype=np.uint64)
+        xw, pw = x[:width], prefix[: width + 1]
+        np.add(buf[w0 : w0 + width], one, out=xw, dtype=np.uint64)
+        np.multiply(xw, kinv[:width], out=xw)
+        pw[0] = 0
+        np.cumsum(xw, out=pw[1:])
         s = starts[i:j] - w0
         e = ends[i:j] - w0
-        h = prefix[e] - prefix[s]
+        h = pw[e]
+        h -= pw[s]
         h *= kpow[e - 1]
         out[i:j] = _fmix64(h)
         i = j

@@ -187,6 +187,18 @@ def windows_to_batch(
     return x.contiguous(), y.contiguous()
 
 
+def random_starts(
+    data: np.ndarray, batch_size: int, block_size: int, generator: torch.Generator
+) -> np.ndarray:
+    """Starts of ``batch_size`` uniformly random windows, drawn from ``generator``.
+
+    The generator's state is the whole data position: saving it is enough to resume the
+    exact batch sequence, and every data-parallel rank draws the same global batch.
+    """
+    high = len(data) - block_size  # last valid start is len - (block_size + 1)
+    return torch.randint(high, (batch_size,), generator=generator).numpy()
+
+
 def random_batch(
     data: np.ndarray,
     batch_size: int,
@@ -195,8 +207,7 @@ def random_batch(
     device: torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A batch of uniformly random windows; the generator makes the sequence reproducible."""
-    high = len(data) - block_size  # last valid start is len - (block_size + 1)
-    starts = torch.randint(high, (batch_size,), generator=generator).numpy()
+    starts = random_starts(data, batch_size, block_size, generator)
     return windows_to_batch(data, starts, block_size, device)
 
 

@@ -71,19 +71,25 @@ def build_config(model: str, vocab_size: int, eos_id: int) -> GPT2Config:
     return config
 
 
-def build_model(config: GPT2Config, init: str | None = None) -> GPT2LMHeadModel:
+def build_model(config: GPT2Config) -> GPT2LMHeadModel:
     """Instantiate a freshly initialised GPT-2 with SDPA attention.
 
-    ``init`` is the seam for warm-starting from a Hugging Face directory (``--init``,
-    ``--keep-layers``); it is not implemented yet, so callers must pass None. The caller
-    seeds torch beforehand, which makes the initial weights reproducible.
+    The caller seeds torch beforehand, which makes the initial weights reproducible.
+    Warm starts from a checkpoint (``--init HF_DIR``) are built in trainer.student.
     """
-    if init is not None:
-        raise TrainerError("--init is not implemented yet")
-    model = GPT2LMHeadModel._from_config(config, attn_implementation="sdpa")
-    return model
+    return GPT2LMHeadModel._from_config(config, attn_implementation="sdpa")
 
 
 def count_parameters(model: torch.nn.Module) -> int:
     """Number of distinct parameters (tied embedding/head counted once)."""
     return sum(p.numel() for p in model.parameters())
+
+
+def flops_per_token(model: GPT2LMHeadModel, training: bool = True) -> float:
+    """Kaplan et al. (2020)'s estimate: 6 N FLOPs per trained token, 2 N per forward only.
+
+    N leaves out the position embeddings (a lookup, no multiply), as nanoGPT's MFU does;
+    the tied token embedding counts once, for the head's matmul.
+    """
+    n = count_parameters(model) - model.transformer.wpe.weight.numel()
+    return (6 if training else 2) * n
