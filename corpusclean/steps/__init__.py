@@ -10,6 +10,7 @@ from corpusclean.steps.base import Step, StepOptions, StepResult
 from corpusclean.steps.exact_dedup import ExactDedupStep
 from corpusclean.steps.language import LanguageStep
 from corpusclean.steps.length import LengthStep
+from corpusclean.steps.line_dedup import LineDedupStep
 from corpusclean.steps.unicode_repair import UnicodeRepairStep
 
 STEPS: dict[str, type[Step]] = {
@@ -18,6 +19,7 @@ STEPS: dict[str, type[Step]] = {
         UnicodeRepairStep,
         LanguageStep,
         LengthStep,
+        LineDedupStep,
         ExactDedupStep,
     )
 }
