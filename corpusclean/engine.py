@@ -189,8 +189,8 @@ def _progress(config: RunConfig, total: int | None, desc: str, unit: str) -> tqd
     return tqdm(
         total=total or None,
         unit=unit,
-        unit_scale=True,
-        unit_divisor=1024 if unit == "B" else 1000,
+        unit_scale=unit == "B",
+        unit_divisor=1024,
         desc=desc,
         disable=config.quiet or not sys.stderr.isatty(),
         dynamic_ncols=True,

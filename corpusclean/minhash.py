@@ -162,14 +162,15 @@ def _as_series(texts: TextInput) -> pl.Series:
 def normalize(texts: TextInput) -> pl.Series:
     """Normalise a batch of texts (see the module docstring for the exact definition).
 
-    Runs on Polars' streaming engine, which splits the batch across its threads.
+    Equal to ``normalize_expr`` applied to the batch; NFD and the removal of non-spacing marks
+    only run on the documents that have a non-ASCII character (they are the identity on ASCII).
     """
-    frame = pl.DataFrame(_as_series(texts)).lazy().select(normalize_expr("text"))
-    try:
-        out = frame.collect(engine="streaming")
-    except TypeError:  # Polars without the engine argument
-        out = frame.collect()
-    return out.to_series()
+    s = _as_series(texts).fill_null("").str.to_lowercase()
+    non_ascii = np.flatnonzero((s.str.len_bytes() != s.str.len_chars()).to_numpy())
+    if len(non_ascii):
+        part = s.gather(non_ascii).str.normalize("NFD").str.replace_all(r"\p{Mn}+", "")
+        s = s.scatter(non_ascii, part)
+    return s.str.replace_all(_NON_WORD, " ").str.strip_chars(" ")
 
 
 def normalize_text(text: str) -> str:

@@ -49,7 +49,11 @@ def fingerprint(cfg: Any) -> dict[str, Any]:
 
 def save_checkpoint(out: Path, model: GPT2LMHeadModel, state: dict[str, Any]) -> Path:
     """Write OUT/checkpoint/ (weights + trainer_state.pt) atomically enough to survive a kill."""
-    final, tmp, old = out / CHECKPOINT_DIR, out / f"{CHECKPOINT_DIR}.tmp", out / f"{CHECKPOINT_DIR}.old"
+    final, tmp, old = (
+        out / CHECKPOINT_DIR,
+        out / f"{CHECKPOINT_DIR}.tmp",
+        out / f"{CHECKPOINT_DIR}.old",
+    )
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp)
     torch.save({"version": STATE_VERSION, **state}, tmp / STATE_FILE)

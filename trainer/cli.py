@@ -24,22 +24,46 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return value
+
+
 def _add_pretrain(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "pretrain",
-        help="pretrain a GPT-2 from scratch on token shards",
+        help="pretrain or distil a GPT-2 on token shards",
         description="Pretrain a GPT-2 (Hugging Face GPT2LMHeadModel) on nanoGPT-style shards "
-        "(train.bin, val.bin, manifest.json) and save a from_pretrained-loadable checkpoint, "
-        "log.jsonl, loss.png and run.json in --out.",
+        "(train.bin, val.bin, manifest.json), from scratch, from a checkpoint or from a "
+        "truncated checkpoint, optionally distilling from a teacher; save a "
+        "from_pretrained-loadable checkpoint, log.jsonl, loss.png and run.json in --out. "
+        "Under torchrun each process trains on its slice of every global batch (DDP).",
     )
     p.add_argument("--shards", required=True, metavar="DIR", help="shard directory")
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    p.add_argument(
-        "--model",
-        default="tiny",
-        metavar="PRESET|CONFIG.json",
-        help="tiny, distilgpt2, gpt2, or a GPT-2 config.json (default: tiny)",
+
+    model = p.add_argument_group("model")
+    model.add_argument(
+        "--init",
+        default="scratch",
+        metavar="scratch|HF_DIR",
+        help="scratch (a fresh --model) or a GPT-2 checkpoint directory to continue from",
     )
+    model.add_argument(
+        "--model",
+        default=None,
+        metavar="PRESET|CONFIG.json",
+        help="with --init scratch: tiny, distilgpt2, gpt2, or a GPT-2 config.json (default: tiny)",
+    )
+    model.add_argument(
+        "--keep-layers",
+        metavar="SPEC",
+        help="truncate --init HF_DIR to these blocks: a list (0,2,4,7,9,11) or distil "
+        "(= 0,2,4,7,9,11), alt (0,2,4,...), bottom:N, top:N",
+    )
+
     length = p.add_mutually_exclusive_group(required=True)
     length.add_argument("--steps", type=_positive_int, metavar="N", help="optimizer steps")
     length.add_argument(
@@ -48,12 +72,24 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         metavar="N",
         help="training tokens; steps = ceil(N / (batch-size * block-size))",
     )
-    p.add_argument("--batch-size", type=_positive_int, default=16, help="default: 16")
+    p.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=16,
+        help="windows per optimizer step, over all processes and --grad-accum (default: 16)",
+    )
     p.add_argument(
         "--block-size",
         type=_positive_int,
         default=128,
         help="context length, <= the model's n_positions (default: 128)",
+    )
+    p.add_argument(
+        "--grad-accum",
+        type=_positive_int,
+        default=1,
+        metavar="K",
+        help="split each process's share of a batch into K micro-batches (default: 1)",
     )
     p.add_argument("--lr", type=float, default=6e-4, help="peak learning rate (default: 6e-4)")
     p.add_argument(
@@ -64,36 +100,112 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
         help="linear warmup steps (default: 10%% of steps, at most 1000)",
     )
     p.add_argument("--weight-decay", type=float, default=0.1, help="AdamW, 2-D params only")
+    p.add_argument("--label-smoothing", type=float, default=0.0, metavar="EPS", help="(default: 0)")
     p.add_argument("--seed", type=int, default=1337, help="model init and batch order")
-    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    p.add_argument(
+
+    speed = p.add_argument_group("device and speed")
+    speed.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    speed.add_argument(
+        "--dtype",
+        choices=("auto", "fp32", "bf16"),
+        default="auto",
+        help="autocast precision; auto = bf16 on GPUs and CPUs with native bf16 "
+        "(AVX512-BF16/AMX), else fp32 (default: auto)",
+    )
+    speed.add_argument("--compile", action="store_true", help="torch.compile the model")
+    speed.add_argument(
+        "--peak-flops",
+        type=float,
+        default=None,
+        metavar="FLOPS",
+        help="device peak FLOP/s for the logged MFU (default: a table of GPUs; none on CPU)",
+    )
+
+    kd = p.add_argument_group("distillation")
+    kd.add_argument("--teacher", metavar="HF_DIR", help="teacher checkpoint (frozen, eval mode)")
+    kd.add_argument(
+        "--kd",
+        metavar="METHOD[,METHOD]",
+        help="vanilla, distilgpt2, pkd, minilm, annealing, rail, reverse_kl "
+        "(default with --teacher: vanilla)",
+    )
+    kd.add_argument(
+        "--kd-temperature",
+        type=float,
+        default=None,
+        metavar="T",
+        help="softmax temperature (vanilla, distilgpt2: default 2) or annealing's T_max "
+        "(default 10)",
+    )
+    kd.add_argument(
+        "--kd-alpha",
+        type=_fraction,
+        default=0.5,
+        metavar="A",
+        help="vanilla, reverse_kl: A * KD + (1 - A) * CE (default: 0.5)",
+    )
+    kd.add_argument(
+        "--kd-beta",
+        type=float,
+        default=100.0,
+        metavar="B",
+        help="pkd, rail: weight of the hidden-state term (default: 100)",
+    )
+    kd.add_argument(
+        "--kd-anneal-fraction",
+        type=_fraction,
+        default=2 / 3,
+        metavar="F",
+        help="annealing: share of the steps in phase 1 (default: 2/3)",
+    )
+    kd.add_argument(
+        "--teacher-dtype",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        default="auto",
+        help="teacher weights' dtype (default: the training --dtype)",
+    )
+
+    runs = p.add_argument_group("evaluation, logging, checkpoints")
+    runs.add_argument(
         "--eval-interval",
         type=_positive_int,
         default=None,
         metavar="STEPS",
         help="validate every N steps (default: steps / 10)",
     )
-    p.add_argument(
+    runs.add_argument(
         "--eval-batches",
         type=_positive_int,
         default=20,
         help="validation batches per evaluation (fixed windows; default: 20)",
     )
-    p.add_argument(
+    runs.add_argument(
         "--log-interval",
         type=_positive_int,
         default=None,
         metavar="STEPS",
         help="log every N steps (default: steps / 200, at least 1)",
     )
-    p.add_argument("--quiet", action="store_true", help="print only the final summary")
-    later = p.add_argument_group("planned (not implemented yet)")
-    later.add_argument("--init", metavar="HF_DIR", help="start from a checkpoint")
-    later.add_argument("--keep-layers", metavar="LIST", help="layers of --init to keep")
-    later.add_argument("--teacher", metavar="HF_DIR", help="distillation teacher")
-    later.add_argument("--kd", type=float, metavar="WEIGHT", help="distillation loss weight")
-    later.add_argument("--resume", metavar="DIR", help="resume an interrupted run")
-    later.add_argument("--stop-after", type=int, metavar="STEPS", help="stop early")
+    runs.add_argument(
+        "--checkpoint-interval",
+        type=_positive_int,
+        default=None,
+        metavar="STEPS",
+        help="write OUT/checkpoint every N steps and at the end (default: the eval interval)",
+    )
+    runs.add_argument(
+        "--stop-after",
+        type=_positive_int,
+        default=None,
+        metavar="K",
+        help="train on the planned schedule but checkpoint and exit after step K",
+    )
+    runs.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its checkpoint (give the same arguments)",
+    )
+    runs.add_argument("--quiet", action="store_true", help="print only the final summary")
     p.set_defaults(handler=_run_pretrain)
 
 
@@ -104,36 +216,17 @@ def _silence_hf_progress() -> None:
     logging.disable_progress_bar()
 
 
+# Flags whose dest is a PretrainConfig field of the same name (all but the handler's own).
+_NOT_CONFIG = ("command", "handler")
+
+
 def _run_pretrain(args: argparse.Namespace) -> int:
     # Imported here so `trainer --help` and argument errors do not pay torch's import time.
     from trainer.pretrain import PretrainConfig, pretrain
 
     _silence_hf_progress()
-    cfg = PretrainConfig(
-        shards=args.shards,
-        out=args.out,
-        model=args.model,
-        steps=args.steps,
-        tokens=args.tokens,
-        batch_size=args.batch_size,
-        block_size=args.block_size,
-        lr=args.lr,
-        warmup=args.warmup,
-        weight_decay=args.weight_decay,
-        seed=args.seed,
-        device=args.device,
-        eval_interval=args.eval_interval,
-        eval_batches=args.eval_batches,
-        log_interval=args.log_interval,
-        quiet=args.quiet,
-        init=args.init,
-        keep_layers=args.keep_layers,
-        teacher=args.teacher,
-        kd=args.kd,
-        resume=args.resume,
-        stop_after=args.stop_after,
-    )
-    pretrain(cfg)
+    fields = {k: v for k, v in vars(args).items() if k not in _NOT_CONFIG}
+    pretrain(PretrainConfig(**fields))
     return 0
 
 

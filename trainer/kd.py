@@ -55,9 +55,7 @@ class Shapes:
     keep_layers: list[int] | None = None  # student block i was teacher block keep_layers[i]
 
     @staticmethod
-    def of(
-        student: GPT2LMHeadModel, teacher: GPT2LMHeadModel, keep: list[int] | None
-    ) -> Shapes:
+    def of(student: GPT2LMHeadModel, teacher: GPT2LMHeadModel, keep: list[int] | None) -> Shapes:
         s, t = student.config, teacher.config
         return Shapes(s.n_layer, t.n_layer, s.n_embd, t.n_embd, s.n_head, t.n_head, keep)
 
@@ -107,14 +105,20 @@ def causal_log_softmax(scores: Tensor) -> Tensor:
     return logp.masked_fill(~causal, 0.0)
 
 
-def relation_kl(teacher_a: Tensor, teacher_b: Tensor, student_a: Tensor, student_b: Tensor) -> Tensor:
+def relation_kl(
+    teacher_a: Tensor, teacher_b: Tensor, student_a: Tensor, student_b: Tensor
+) -> Tensor:
     """KL(teacher || student) of causal softmax(a b^T / sqrt(d)) relations, MiniLM-style.
 
     Each tensor is (B, H, T, d) (d may differ between teacher and student); the KL is
     summed over keys and averaged over batch, heads and queries.
     """
-    log_t = causal_log_softmax(teacher_a @ teacher_b.transpose(-1, -2) / math.sqrt(teacher_a.size(-1)))
-    log_s = causal_log_softmax(student_a @ student_b.transpose(-1, -2) / math.sqrt(student_a.size(-1)))
+    log_t = causal_log_softmax(
+        teacher_a @ teacher_b.transpose(-1, -2) / math.sqrt(teacher_a.size(-1))
+    )
+    log_s = causal_log_softmax(
+        student_a @ student_b.transpose(-1, -2) / math.sqrt(student_a.size(-1))
+    )
     p_t = log_t.exp().tril()  # masked entries hold log 0 -> exp 1; tril zeroes them
     return (p_t * (log_t - log_s)).sum(-1).mean()
 

@@ -62,9 +62,7 @@ def parse_keep_layers(spec: str, n_layer: int, source: str = "the checkpoint") -
     return layers
 
 
-def load_gpt2(
-    path: str | Path, flag: str, dtype: torch.dtype = torch.float32
-) -> GPT2LMHeadModel:
+def load_gpt2(path: str | Path, flag: str, dtype: torch.dtype = torch.float32) -> GPT2LMHeadModel:
     """Load a GPT-2 checkpoint directory (config.json + weights) with SDPA attention.
 
     Weights are cast to ``dtype`` whatever they were saved in: fp32 for a model to train
