@@ -18,8 +18,9 @@ After Penedo et al. 2023 (RefinedWeb) / datatrove's ``simplify_text``, as Polars
 
 1. lowercase (Unicode full lowercasing, ``str.to_lowercase``);
 2. Unicode NFD, then every non-spacing mark (general category ``Mn``) is deleted: accents are
-   stripped (``café`` -> ``cafe``, ``İ`` -> ``i``); spacing marks (``Mc``, Indic vowel signs)
-   stay, as in datatrove;
+   stripped (``café`` -> ``cafe``, ``İ`` -> ``i``). As in datatrove this also drops other
+   scripts' non-spacing marks: Japanese (han)dakuten (``で`` -> ``て``), Devanagari virama,
+   Thai and Arabic vowel marks; spacing marks (``Mc``, e.g. Devanagari vowel sign i) stay;
 3. every maximal run of characters that are not a letter (``L*``), number (``N*``) or mark
    (``M*``) becomes one ASCII space: punctuation, symbols and emoji, whitespace of every kind
    (NBSP, ideographic space, line/paragraph separators, tabs, newlines), control and format
@@ -51,7 +52,10 @@ Shingle hashes (``hash=``)
 --------------------------
 ``"sha1"``: datasketch's default hash functions, ``sha1_hash32`` (first 4 bytes of SHA-1 of the
 UTF-8 shingle, little-endian) or ``sha1_hash64`` (first 8 bytes) for ``scheme="affine64"``.
-One ``hashlib`` call per shingle (about 0.4 us each, GIL-bound): compatibility mode.
+One ``hashlib`` call (about 0.4 us, GIL-bound) per distinct shingle of the batch:
+repeated shingles are grouped by the fast 64-bit hash and their bytes compared (exact), which
+costs ~3 % when few shingles repeat (webmix: 7 % per 1,000 documents) and saves ~35 % when
+many do (the embedded sample: 62 %). Compatibility mode.
 
 ``"fast"`` (default): :func:`fast_hash64`, a polynomial hash of the UTF-8 bytes mod 2^64,
 ``h = sum((byte_j + 1) * K**(L-1-j))`` with ``K = 0x9E3779B97F4A7C15``, finalised with the
@@ -312,7 +316,9 @@ def _power_table(base: int, size: int) -> np.ndarray:
     """``base**i mod 2^64`` for ``i < size`` (uint64; cumprod wraps around)."""
     table = np.full(size, base, dtype=np.uint64)
     table[0] = 1
-    return np.cumprod(table, dtype=np.uint64)
+    table = np.cumprod(table, dtype=np.uint64)
+    table.setflags(write=False)
+    return table
 
 
 def _powers(size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -361,21 +367,86 @@ def _fast_hash_ranges(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> 
 
 def _sha1_ranges(data: bytes, starts: np.ndarray, ends: np.ndarray, bits: int) -> np.ndarray:
     """datasketch's ``sha1_hash32``/``sha1_hash64`` of every byte range (one hashlib call each)."""
+    dtype = np.uint64 if bits == 64 else np.uint32
     if len(starts) == 0:
-        return np.empty(0, dtype=np.uint64 if bits == 64 else np.uint32)
+        return np.empty(0, dtype=dtype)
     sha1 = hashlib.sha1
     digests = b"".join(
         [sha1(data[s:e]).digest() for s, e in zip(starts.tolist(), ends.tolist(), strict=True)]
     )
-    raw = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 20)
-    width = bits // 8
-    return raw[:, :width].copy().view("<u8" if bits == 64 else "<u4").ravel().astype(
-        np.uint64 if bits == 64 else np.uint32, copy=False
-    )
+    raw = np.frombuffer(digests, dtype=np.uint8).reshape(-1, 20)[:, : bits // 8]
+    return raw.copy().view("<u8" if bits == 64 else "<u4").ravel().astype(dtype, copy=False)
 
 
-def _arrow_text(series: pl.Series) -> tuple[np.ndarray, np.ndarray, pa.Buffer | None]:
-    """(offsets int64 from 0, bytes uint8, the Arrow data buffer) of a String series."""
+def _range_representatives(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """For every byte range, the index of a range with the same bytes (exact).
+
+    Groups by :func:`fast_hash64`, then compares the bytes of every member with its group's
+    representative; a member whose bytes differ (a 64-bit collision) represents itself.
+    """
+    n = len(starts)
+    index = np.arange(n)
+    if n < 2:
+        return index
+    keys = _fast_hash_ranges(buf, starts, ends)
+    order = np.argsort(keys)
+    sorted_keys = keys[order]
+    new_group = np.empty(n, dtype=bool)
+    new_group[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=new_group[1:])
+    group = np.cumsum(new_group) - 1
+    rep = np.empty(n, dtype=np.int64)
+    rep[order] = order[np.flatnonzero(new_group)][group]  # any member represents its group
+    dup = np.flatnonzero(rep != index)
+    if len(dup) == 0:
+        return rep
+    lengths = ends - starts
+    same_length = lengths[dup] == lengths[rep[dup]]
+    rep[dup[~same_length]] = dup[~same_length]
+    check = dup[same_length]
+    if len(check):
+        collided = check[_bytes_differ(buf, starts[check], starts[rep[check]], lengths[check])]
+        rep[collided] = collided  # same 64-bit hash, different bytes: hash it itself
+    return rep
+
+
+def _bytes_differ(buf: np.ndarray, a: np.ndarray, b: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Whether ``buf[a[i]:a[i]+lengths[i]] != buf[b[i]:b[i]+lengths[i]]``, 8 bytes at a time."""
+    padded = np.zeros(len(buf) + 8, dtype=np.uint8)
+    padded[: len(buf)] = buf
+    # words[i] = padded[i:i+8] as a little-endian uint64 (an unaligned, overlapping view)
+    words = np.ndarray((len(buf) + 1,), dtype="<u8", buffer=padded, strides=(1,))
+    chunks = (lengths + 7) // 8
+    nonempty = chunks > 0
+    total = int(chunks.sum())
+    first = np.zeros(len(chunks), dtype=np.int64)
+    np.cumsum(chunks[:-1], out=first[1:])
+    step = np.arange(total, dtype=np.int64) - np.repeat(first, chunks)  # chunk number in range
+    offset = 8 * step
+    diff = words[np.repeat(a, chunks) + offset] ^ words[np.repeat(b, chunks) + offset]
+    tail = np.minimum(np.repeat(lengths, chunks) - offset, 8)  # bytes of this chunk in range
+    shift = (8 * np.minimum(tail, 7)).astype(np.uint64)
+    mask = np.where(tail >= 8, np.uint64(_M64), (np.uint64(1) << shift) - np.uint64(1))
+    differ = np.zeros(len(chunks), dtype=bool)
+    differ[nonempty] = np.logical_or.reduceat((diff & mask) != 0, first[nonempty])
+    return differ
+
+
+def _sha1_unique_ranges(
+    buf: np.ndarray, data: bytes, starts: np.ndarray, ends: np.ndarray, bits: int
+) -> np.ndarray:
+    """:func:`_sha1_ranges`, hashing each distinct shingle of the batch once."""
+    rep = _range_representatives(buf, starts, ends)
+    todo = np.flatnonzero(rep == np.arange(len(rep)))
+    if len(todo) == len(rep):
+        return _sha1_ranges(data, starts, ends, bits)
+    out = np.empty(len(rep), dtype=np.uint64 if bits == 64 else np.uint32)
+    out[todo] = _sha1_ranges(data, starts[todo], ends[todo], bits)
+    return out[rep]
+
+
+def _arrow_text(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets int64 starting at 0, UTF-8 bytes uint8) of a String series, without copies."""
     try:
         arr = series.to_arrow(compat_level=pl.CompatLevel.oldest())
     except (AttributeError, TypeError):
@@ -385,12 +456,13 @@ def _arrow_text(series: pl.Series) -> tuple[np.ndarray, np.ndarray, pa.Buffer | 
     if arr.type != pa.large_string():
         arr = arr.cast(pa.large_string())
     _, off_buf, data_buf = arr.buffers()
+    if off_buf is None or len(arr) == 0:
+        return np.zeros(len(arr) + 1, dtype=np.int64), np.empty(0, dtype=np.uint8)
     offsets = np.frombuffer(off_buf, dtype=np.int64)[arr.offset : arr.offset + len(arr) + 1]
-    if data_buf is None or len(offsets) == 0:
-        return np.zeros(len(arr) + 1, dtype=np.int64), np.empty(0, dtype=np.uint8), None
-    buf = np.frombuffer(data_buf, dtype=np.uint8)
     lo, hi = int(offsets[0]), int(offsets[-1])
-    return offsets - lo, buf[lo:hi], data_buf
+    if data_buf is None or hi == lo:
+        return offsets - lo, np.empty(0, dtype=np.uint8)
+    return offsets - lo, np.frombuffer(data_buf, dtype=np.uint8)[lo:hi]
 
 
 def _shingle_ranges(
@@ -463,11 +535,10 @@ def shingle_hashes(
     _check_bits(bits)
     if ngram < 1:
         raise ValueError("ngram must be >= 1")
-    offsets, buf, data_buf = _arrow_text(normalize(texts))
+    offsets, buf = _arrow_text(normalize(texts))
     starts, ends, doc_offsets = _shingle_ranges(offsets, buf, ngram)
     if hash == "sha1":
-        data = buf.tobytes() if data_buf is not None else b""
-        hashes = _sha1_ranges(data, starts, ends, bits)
+        hashes = _sha1_unique_ranges(buf, buf.tobytes(), starts, ends, bits)
     else:
         hashes = _fast_hash_ranges(buf, starts, ends)
         if bits == 32:
@@ -551,9 +622,13 @@ def signatures_from_hashes(
 ) -> np.ndarray:
     """MinHash signatures (n_docs, num_perm) of documents given by their shingle hashes.
 
-    ``hashes``/``offsets`` as in :class:`ShingleHashes` (32-bit hashes for ``affine32`` and
-    ``legacy``, 64-bit for ``affine64``). dtype: uint32 for ``affine32``, else uint64 (the
-    dtype of datasketch's ``hashvalues``).
+    ``hashes``/``offsets`` as in :class:`ShingleHashes`: 64-bit hashes for ``affine64``;
+    ``affine32`` and ``legacy`` use 32-bit hashes and take the low 32 bits of 64-bit ones,
+    which for both hash families *is* the 32-bit hash (``fast_hash32`` and ``sha1_hash32`` are
+    the low halves of ``fast_hash64`` and ``sha1_hash64``). So one ``bits=64`` call serves
+    both the signatures and an exact Jaccard verification with fewer collisions. dtype of
+    the result: uint32 for ``affine32``, else uint64 (the dtype of datasketch's
+    ``hashvalues``).
     """
     if isinstance(hashes, ShingleHashes):
         hashes, offsets = hashes.hashes, hashes.offsets
@@ -567,15 +642,15 @@ def signatures_from_hashes(
     total = int(offsets[-1]) if n_docs else 0
     if total == 0:
         return out
+    hashes = np.asarray(hashes)
     if scheme == "affine64":
-        hv = _fmix(np.asarray(hashes, dtype=np.uint64), 64)
+        if hashes.dtype != np.uint64:
+            raise ValueError("affine64 takes 64-bit shingle hashes (bits=64)")
+        hv = _fmix(hashes, 64)
     elif scheme == "affine32":
-        hashes = np.asarray(hashes)
-        if hashes.dtype != np.uint32 and hashes.size and int(hashes.max()) > MAX_HASH32:
-            raise ValueError("affine32 takes 32-bit shingle hashes (bits=32)")
-        hv = _fmix(hashes.astype(np.uint32), 32)
+        hv = _fmix(hashes.astype(np.uint32), 32)  # 64-bit hashes: their low 32 bits
     else:
-        hv = np.asarray(hashes, dtype=np.uint64)
+        hv = hashes.astype(np.uint32).astype(np.uint64)
 
     counts = np.diff(offsets)
     docs = np.flatnonzero(counts > 0)
@@ -668,23 +743,32 @@ def band_keys(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
     """One 64-bit key per (document, band): (n_docs, bands) uint64.
 
     Band ``j`` covers signature columns ``[j*rows, (j+1)*rows)`` (as datasketch's
-    ``hashranges``); columns past ``bands*rows`` are unused. Equal band values give equal keys;
-    different ones collide with probability ~2^-64. Keys are only meaningful within one band.
+    ``hashranges``); columns past ``bands*rows`` are unused. The key is ``fmix64`` of the
+    polynomial ``sum(v_i * K^(rows-1-i))`` mod 2^64 of the band's values: equal band values
+    give equal keys, different ones collide with probability ~2^-64 (datasketch compares the
+    raw bytes instead; a collision is only a spurious candidate). Compare keys within a band.
     """
     sig = np.asarray(signatures)
     if sig.ndim != 2:
         raise ValueError("signatures must be a 2-D array (n_docs, num_perm)")
     if bands < 1 or rows < 1 or bands * rows > sig.shape[1]:
         raise ValueError(f"bands * rows = {bands} * {rows} exceeds num_perm = {sig.shape[1]}")
-    values = sig[:, : bands * rows].astype(np.uint64).reshape(len(sig), bands, rows)
-    key = np.full((len(sig), bands), np.uint64(rows), dtype=np.uint64)
+    out = np.empty((len(sig), bands), dtype=np.uint64)
     k = np.uint64(FAST_K)
-    for j in range(rows):
-        key = _fmix64(key * k + values[:, :, j])
-    return key
+    step = max(1, _CHUNK_ELEMENTS // (bands * rows))  # documents per block (cache-sized)
+    for d0 in range(0, len(sig), step):
+        block = sig[d0 : d0 + step]
+        key = np.full((len(block), bands), np.uint64(rows), dtype=np.uint64)
+        for j in range(rows):  # polynomial of the band's values mod 2^64, then fmix64
+            key *= k
+            key += block[:, j : bands * rows : rows]  # value j of every band
+        out[d0 : d0 + step] = _fmix64(key)
+    return out
 
 
-def band_frame(keys: np.ndarray, doc_index: np.ndarray | Sequence[int] | None = None) -> pl.DataFrame:
+def band_frame(
+    keys: np.ndarray, doc_index: np.ndarray | Sequence[int] | None = None
+) -> pl.DataFrame:
     """Long form of :func:`band_keys` for :func:`candidate_pairs`: ``doc_index, band, key``.
 
     ``doc_index`` (default ``0..n-1``) names the rows, e.g. corpus-wide document numbers.

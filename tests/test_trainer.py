@@ -240,10 +240,14 @@ def test_block_and_length_limits(shards: Path, tmp_path: Path, capsys) -> None:
     _expect_error(capsys, small_args(short, tmp_path / "o", "--steps", "1"), "val.bin", "19")
 
 
-def test_planned_options_rejected(shards: Path, tmp_path: Path, capsys) -> None:
-    args = small_args(shards, tmp_path / "o", "--steps", "1")
-    _expect_error(capsys, [*args, "--init", str(tmp_path)], "--init", "not implemented yet")
-    _expect_error(capsys, [*args, "--kd", "0.5"], "--kd", "not implemented yet")
+def test_inconsistent_options_rejected(shards: Path, tmp_path: Path, capsys) -> None:
+    args = small_args(shards, tmp_path / "o", "--steps", "2")
+    _expect_error(capsys, [*args, "--init", str(tmp_path)], "--init", "config.json")
+    _expect_error(capsys, [*args, "--kd", "vanilla"], "--kd needs --teacher")
+    _expect_error(capsys, [*args, "--keep-layers", "0"], "--keep-layers needs --init")
+    _expect_error(capsys, [*args, "--stop-after", "2"], "--stop-after 2")
+    _expect_error(capsys, [*args, "--batch-size", "6", "--grad-accum", "4"], "--grad-accum 4")
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")

@@ -11,6 +11,7 @@ from corpusclean.steps.exact_dedup import ExactDedupStep
 from corpusclean.steps.language import LanguageStep
 from corpusclean.steps.length import LengthStep
 from corpusclean.steps.line_dedup import LineDedupStep
+from corpusclean.steps.minhash_dedup import MinhashDedupStep
 from corpusclean.steps.unicode_repair import UnicodeRepairStep
 
 STEPS: dict[str, type[Step]] = {
@@ -21,6 +22,7 @@ STEPS: dict[str, type[Step]] = {
         LengthStep,
         LineDedupStep,
         ExactDedupStep,
+        MinhashDedupStep,
     )
 }
 

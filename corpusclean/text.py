@@ -1,0 +1,302 @@
+"""What a word, a line, a paragraph and a sentence are: one definition for every filter.
+
+Every heuristic filter (``gopher_quality``, ``gopher_repetition``, ``c4_quality``,
+``fineweb_quality``) counts words, lines and sentences through this module, so a rule never
+disagrees with another about what it is measuring. Each helper is a *Polars expression
+builder*: it takes a String expression (usually ``pl.col("text")``) and returns an expression
+that Polars evaluates over a whole batch at once, in Rust, with no per-document Python.
+
+The definitions follow datatrove (HuggingFace's pipeline, whose filters reproduce the published
+rules) as closely as a vectorised implementation reasonably can; ``docs/rules.md`` lists every
+difference and measures what it changes.
+
+**Line.** Lines are what Python's ``str.splitlines()`` returns: a line ends at ``\\r\\n`` or at
+any one of ``\\n \\r \\v \\f \\x1c \\x1d \\x1e \\x85 \\u2028 \\u2029``; a break at the very end
+of the text does not start another (empty) line, and the empty text has no line. Helpers first
+turn every break into ``\\n`` (:func:`normalize_line_breaks`), so the rest only sees ``\\n``.
+
+**Blank line.** A line that is empty or holds only whitespace.
+
+**Paragraph.** The text, stripped of surrounding whitespace, cut at every run of two or more
+consecutive line breaks (datatrove's ``re.split(r"\\n{2,}", text.strip())``). A line of spaces
+between two breaks therefore does not separate paragraphs.
+
+**Word** (:func:`words`). A token as spaCy's English tokenizer (the one datatrove uses for
+English) would cut it, emulated by two regular-expression passes: the text is split at
+whitespace; punctuation at either end of a chunk (brackets, quotes, ``, ; : ! ? * # & _``,
+dashes, symbols such as emoji) is split off one character at a time, a final ``.`` too, but runs
+of dots (``...``) stay one token; punctuation inside a chunk stays (``foo(bar``, ``12:30``,
+``3.14``, ``example.com``, URLs); hyphens, slashes, colons, ``=``, ``<``, ``>`` and ``~``
+between a letter or digit and a letter split (``well - known``), as do commas between letters,
+``- + * ^`` between digits and ``...`` anywhere inside; the clitics ``n't 's 'm 'd 'll 're 've``
+become their own token (``do n't``); initialisms and spaCy's listed abbreviations keep their
+dot (``U.S.``, ``e.g.``, ``a.m.``, ``Mr.``, ``Jan.``, ``Calif.``). Punctuation tokens *are*
+words here, as in datatrove (they count in the denominators of the ``#``-to-word and
+newline-to-word ratios, and in n-grams).
+
+**Whitespace word** (:func:`whitespace_words`). A maximal run of non-whitespace characters
+(Python's ``str.split()``). Gopher's "80% of words contain an alphabetic character" rule, C4's
+"at least 3 words per line" and ``length`` count these. (datatrove's alphabetic rule counts
+its punctuation tokens as words without a letter, which drops about half of the clean documents
+of a real web mix; ours does not: a deliberate difference.)
+
+**Symbol word.** A word made only of Unicode punctuation (``P*``), symbols (``S*``) and control
+characters (:data:`SYMBOL_WORD`). Gopher's word count and mean word length use the other words
+(``non-symbol words``).
+
+**Alphabetic character.** A Unicode letter (``\\p{L}``, Python's ``str.isalpha``).
+
+**Bullet line.** A line whose first non-whitespace character is ``•`` or ``-`` (datatrove's
+choice for Gopher's "bullet point"). **Ellipsis line.** A line whose last non-whitespace
+characters are ``...`` or ``…``. **Ellipsis** (Gopher's symbol): ``...`` or ``…``, counted
+without overlap.
+
+**Terminal punctuation.** For FineWeb's line rule, a character with Unicode's
+``Sentence_Terminal`` property (``. ! ? 。 ！ ？ । ؟`` ...), which is datatrove's list up to three
+Khmer signs and a dozen rare characters. C4 keeps its own narrower list ``. ? ! " '``.
+
+**Sentence** (:func:`sentence_count`). spaCy's rule-based ``Sentencizer`` (what datatrove's
+English ``split_into_sentences`` runs): a new sentence starts at the first word that is not
+punctuation after a word that is exactly one sentence-final character (``.``, ``!``, ``?`` and
+their script variants), with only punctuation words in between. So ``Mr.``, ``U.S.``, ``3.14``
+and ``...`` do not end a sentence, ``end.`` does. A non-empty text has at least one sentence.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+#: Line boundaries of Python's ``str.splitlines()`` (``\r\n`` first, so it counts once).
+LINE_BREAK = "\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]"
+
+#: A word made only of punctuation, symbols and control characters.
+SYMBOL_WORD = r"^[\p{P}\p{S}\p{Cc}]+$"
+#: Any character that is not punctuation, a symbol or a control character.
+NOT_SYMBOL = r"[^\p{P}\p{S}\p{Cc}]"
+
+#: Gopher's ellipsis, in text and at the end of lines.
+ELLIPSIS = r"\.\.\.|…"
+#: Characters that start a bullet line (datatrove's GopherQualityFilter).
+BULLETS = "•-"
+
+#: Unicode sentence terminals (FineWeb's "line ends in terminal punctuation").
+TERMINAL_PUNCTUATION = r"\p{Sentence_Terminal}"
+
+#: spaCy's ``Sentencizer.default_punct_chars``: a word equal to one of these ends a sentence.
+SENTENCE_FINAL = (
+    "!.?։؟۔܀܁܂߹।॥၊။።፧፨᙮᜵᜶᠃᠉᥄᥅᪨᪩᪪᪫᭚᭛᭞᭟᰻᰼᱾᱿‼‽⁇⁈⁉⸮⸼꓿꘎꘏꛳꛷꡶꡷꣎꣏꤯꧈꧉꩝꩞꩟꫰꫱꯫﹒﹖﹗！．？"
+    "𐩖𐩗𑁇𑁈𑂾𑂿𑃀𑃁𑅁𑅂𑅃𑇅𑇆𑇍𑇞𑇟𑈸𑈹𑈻𑈼𑊩𑑋𑑌𑗂𑗃𑗉𑗊𑗋𑗌𑗍𑗎𑗏𑗐𑗑𑗒𑗓𑗔𑗕𑗖𑗗𑙁𑙂𑜼𑜽𑜾𑩂𑩃𑪛𑪜𑱁𑱂𖩮𖩯𖫵𖬷𖬸𖭄𛲟𝪈｡。"
+)
+
+# --- the word tokenizer -----------------------------------------------------------------------
+# spaCy's English tokenizer, emulated without look-around (Polars uses Rust's regex crate) and
+# without \b, which would force the slow non-DFA engine: one pass inserts spaces at the infixes
+# spaCy splits, a second pass catches chains ("a-b-c" overlaps itself), then one extract_all.
+
+#: spaCy's abbreviation exceptions that keep their final dot (English tokenizer exceptions).
+_ABBREVIATIONS = (
+    "Adm|Ak|Ala|Apr|Ariz|Ark|Aug|Bros|Calif|Colo|Conn|Corp|Co|Dec|Del|Dr|Feb|Fla|Ga|Gen|Gov|Ia|"
+    "Id|Ill|Inc|Ind|Jan|Jr|Jul|Jun|Kans|Kan|Ky|La|Ltd|Mar|Mass|Md|Messrs|Mich|Minn|Miss|Mont|Mo|"
+    "Mrs|Mr|Ms|Mt|Nebr|Neb|Nev|Nov|Oct|Okla|Ore|Pa|Ph\\.D|Prof|Rep|Rev|Sen|Sept|Sep|St|Tenn|Va|"
+    "Wash|Wis|co|vs"
+)
+#: Split off either end of a chunk (spaCy's prefixes and suffixes), one character at a time.
+_EDGE = (
+    ",:;!?()\\[\\]{}<>_#*&\"'`´‘’“”«»…—–·§¿¡。，、；：？！～"
+    "\\p{So}\\p{Ps}\\p{Pe}\\p{Pi}\\p{Pf}"
+)
+#: Split off the start of a chunk only (spaCy: prefixes that are not suffixes).
+_PREFIX_ONLY = "=+$%€£¥"
+_INFIX = (
+    # kept whole: URLs, e-mail addresses and "and/or" (spaCy's URL match and exceptions)
+    r"(\S+://\S+|[\w.+-]+@[\w-]+\.[\w.-]+|and/or)"
+    # letter or digit, then hyphens/dashes/~:<>=/ then a letter; "..." between anything;
+    # a lower-case letter, "." and a capital; a comma between letters; -+*^ between digits
+    r"|([\p{L}\d])(-+|[–—~:<>=/]|\.\.+|…)(\p{L})"
+    r"|([^\s.])(\.\.+|…)([^\s.])"
+    r"|(\p{Ll})(\.)(\p{Lu})"
+    r"|(\p{L})(,)(\p{L})"
+    r"|(\d)([-+*^])(\d)"
+    # clitics: do|n't, it|'s, I|'m ... (straight or curly apostrophe)
+    r"|(\p{L})((?i:n['’]t|['’](?:s|m|d|ll|re|ve)))([^\w]|$)"
+)
+_INFIX_REPLACE = "$1$2$5$8$11$14$17 $3$6$9$12$15$18 $4$7$10$13$16$19"
+_WORD = (
+    r"(?:" + _ABBREVIATIONS + r")\."  # Mr. Jan. Calif.
+    r"|(?:\p{L}\.)+"  # U.S. e.g. a.m. x.
+    r"|(?i:['’](?:s|m|d|ll|re|ve))"  # clitics split off above
+    r"|\.\.+|''"
+    r"|[" + _EDGE + r"]"
+    r"|[" + _PREFIX_ONLY + r"]"
+    # a chunk: starts with neither an edge nor a prefix character, ends with neither an edge
+    # character nor a dot; anything between
+    r"|[^\s" + _EDGE + _PREFIX_ONLY + r"](?:\S*[^\s" + _EDGE + r".])?"
+)
+
+
+def normalize_line_breaks(text: pl.Expr) -> pl.Expr:
+    """The text with every line break (see *Line*) replaced by ``\\n``."""
+    return text.str.replace_all(LINE_BREAK, "\n")
+
+
+def _split_infixes(text: pl.Expr) -> pl.Expr:
+    once = text.str.replace_all(_INFIX, _INFIX_REPLACE)
+    return once.str.replace_all(_INFIX, _INFIX_REPLACE)
+
+
+def words(text: pl.Expr) -> pl.Expr:
+    """``list[str]``: the words of each text (see *Word*), punctuation tokens included."""
+    return _split_infixes(text).str.extract_all(_WORD)
+
+
+def word_count(text: pl.Expr) -> pl.Expr:
+    """Number of :func:`words` (without building the lists)."""
+    return _split_infixes(text).str.count_matches(_WORD).cast(pl.Int64)
+
+
+def whitespace_words(text: pl.Expr) -> pl.Expr:
+    """``list[str]``: maximal runs of non-whitespace characters (``str.split()``)."""
+    return text.str.extract_all(r"\S+")
+
+
+def whitespace_word_count(text: pl.Expr) -> pl.Expr:
+    """Number of :func:`whitespace_words`."""
+    return text.str.count_matches(r"\S+").cast(pl.Int64)
+
+
+def alphabetic_word_count(text: pl.Expr) -> pl.Expr:
+    """Number of whitespace words that contain at least one alphabetic character."""
+    return text.str.count_matches(r"\S*\p{L}\S*").cast(pl.Int64)
+
+
+def lines(text: pl.Expr) -> pl.Expr:
+    """``list[str]``: the lines of each text (``str.splitlines()``; see *Line*)."""
+    normal = normalize_line_breaks(text)
+    split = normal.str.replace(r"\n\z", "").str.split("\n")
+    return (
+        pl.when(text.str.len_bytes() == 0)
+        .then(pl.lit([], dtype=pl.List(pl.String)))
+        .otherwise(split)
+    )
+
+
+def line_count(text: pl.Expr) -> pl.Expr:
+    """Number of :func:`lines` (without building the lists)."""
+    breaks = text.str.count_matches(LINE_BREAK).cast(pl.Int64)
+    ends_with_break = text.str.contains(f"(?:{LINE_BREAK})\\z").cast(pl.Int64)
+    return (
+        pl.when(text.str.len_bytes() == 0)
+        .then(pl.lit(0, dtype=pl.Int64))
+        .otherwise(breaks + 1 - ends_with_break)
+    )
+
+
+def count_lines_starting(text: pl.Expr, chars: str) -> pl.Expr:
+    """Lines whose first non-whitespace character is one of ``chars``."""
+    klass = "".join("\\" + c if c in "\\]^-[" else c for c in chars)
+    return (
+        normalize_line_breaks(text)
+        .str.count_matches(f"(?m)^[^\\S\\n]*[{klass}]")
+        .cast(pl.Int64)
+    )
+
+
+def count_lines_ending(text: pl.Expr, pattern: str) -> pl.Expr:
+    """Lines whose last non-whitespace characters match ``pattern`` (a regex)."""
+    return (
+        normalize_line_breaks(text)
+        .str.count_matches(f"(?m)(?:{pattern})[^\\S\\n]*$")
+        .cast(pl.Int64)
+    )
+
+
+def paragraphs(text: pl.Expr) -> pl.Expr:
+    """``list[str]``: the paragraphs of each text (see *Paragraph*); none for blank text."""
+    return normalize_line_breaks(text).str.strip_chars().str.extract_all(r"[^\n]+(?:\n[^\n]+)*")
+
+
+def sentence_count(word_lists: pl.Expr) -> pl.Expr:
+    """Sentences in each list of :func:`words` (see *Sentence*); 0 for an empty list.
+
+    The words are joined with ``\\x00`` and one regex counts the sentence starts: a word that
+    is one sentence-final character, any punctuation-only words, then a word with a character
+    that is not punctuation.
+    """
+    joined = word_lists.list.join("\x00")
+    final = "[" + SENTENCE_FINAL.replace("\\", "\\\\") + "]"
+    starts = joined.str.count_matches(
+        f"(?:^|\\x00){final}(?:\\x00\\p{{P}}+)*\\x00[^\\x00]*?[^\\x00\\p{{P}}]"
+    )
+    return (
+        pl.when(word_lists.list.len() == 0)
+        .then(pl.lit(0, dtype=pl.Int64))
+        .otherwise(starts.cast(pl.Int64) + 1)
+    )
+
+
+def ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+    """``numerator / denominator`` as Float64, 0.0 where the denominator is 0."""
+    return (
+        pl.when(denominator > 0)
+        .then(numerator.cast(pl.Float64) / denominator.cast(pl.Float64))
+        .otherwise(0.0)
+    )
+
+
+def duplicate_stats(frame: pl.DataFrame, group: str, item: str) -> pl.DataFrame:
+    """Per ``group``: how many ``item`` rows repeat an earlier row, and their characters.
+
+    ``frame`` is a long frame in document order (one row per line or paragraph). The first
+    occurrence of a value in its group is not a duplicate; every later one is (datatrove's
+    ``find_duplicates``). Returns ``group, items, dup_items, dup_chars`` in group order.
+    """
+    later = ~pl.struct(group, item).is_first_distinct()
+    return (
+        frame.with_columns(later.alias("_later"))
+        .group_by(group, maintain_order=True)
+        .agg(
+            pl.len().alias("items"),
+            pl.col("_later").sum().alias("dup_items"),
+            pl.col(item).str.len_chars().filter(pl.col("_later")).sum().alias("dup_chars"),
+        )
+    )
+
+
+# --- building a filter's decision ---------------------------------------------------------------
+
+
+def _show(value: float | int) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _value(column: pl.Expr, integer: bool) -> pl.Expr:
+    return column if integer else column.round(3)
+
+
+def below(name: str, column: str, threshold: float | int | None, integer: bool = False):
+    """Rule ``column < threshold`` with detail ``"name=value<threshold"`` (None: no rule)."""
+    if threshold is None:
+        return None
+    col = pl.col(column)
+    return col < threshold, pl.format(f"{name}={{}}<{_show(threshold)}", _value(col, integer))
+
+
+def above(name: str, column: str, threshold: float | int | None, integer: bool = False):
+    """Rule ``column > threshold`` with detail ``"name=value>threshold"`` (None: no rule)."""
+    if threshold is None:
+        return None
+    col = pl.col(column)
+    return col > threshold, pl.format(f"{name}={{}}>{_show(threshold)}", _value(col, integer))
+
+
+def rule_counters(reject: pl.Series | None) -> dict[str, int]:
+    """``{"rejected.<sub-rule>": n}`` from a ``reject`` column of ``"sub_rule=..."`` details."""
+    if reject is None:
+        return {}
+    names = reject.drop_nulls().str.extract(r"^([A-Za-z0-9_]+)", 1)
+    counts = names.value_counts()
+    return {
+        f"rejected.{name}": int(n)
+        for name, n in zip(counts[names.name], counts["count"], strict=True)
+        if name is not None
+    }
