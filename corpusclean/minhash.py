@@ -79,19 +79,31 @@ permutation parameters are drawn exactly as datasketch draws them from
 * ``"affine32"`` (default; datasketch >= 2.0's default): ``h = fmix32(hash32)``, ``phv = a*h +
   b mod 2^32`` (uint32 wraparound, ``a`` odd); values uint32, empty = 2^32-1.
 * ``"affine64"``: the same over 64 bits with 64-bit shingle hashes; values uint64.
-* ``"legacy"`` (datasketch < 2.0, and datatrove's arithmetic): ``phv = ((hash32 * a + b) mod
-  2^64) mod (2^61 - 1) & (2^32 - 1)`` - the product wraps around in uint64 exactly as numpy
-  does inside datasketch (it is not the mathematical product mod the prime); values uint64 <
-  2^32, empty = 2^32-1.
+* ``"legacy"`` (datasketch < 2.0's only scheme; datatrove's arithmetic too, though datatrove
+  draws ``a, b`` in another order): ``phv = ((hash32 * a + b) mod 2^64) mod (2^61 - 1) &
+  (2^32 - 1)`` - the product wraps around in uint64 exactly as numpy does inside datasketch
+  (it is not the mathematical product mod the prime); values uint64 < 2^32, empty = 2^32-1.
+
+32-bit schemes accept 64-bit shingle hashes and use their low 32 bits, which is exactly the
+32-bit hash of both families (see :func:`signatures_from_hashes`).
 
 LSH
 ---
 :func:`optimal_bands` is datasketch's ``_optimal_param`` (the same ``scipy.integrate.quad``
 integrals of the S-curve). :func:`band_keys` reduces each band (``rows`` consecutive values)
-to a 64-bit key with a chain of ``fmix64``; datasketch compares the raw bytes instead, so two
-different bands collide with probability ~2^-64 (a spurious candidate, caught by verification).
-:func:`candidate_pairs` links every document of a bucket to the bucket's smallest document
-index (linear in the bucket size, same connected components as all pairs).
+to a 64-bit key (a polynomial mod 2^64, then ``fmix64``); datasketch compares the raw bytes
+instead, so two different bands collide with probability ~2^-64 (a spurious candidate, caught
+by verification). :func:`candidate_pairs` links every document of a bucket to the bucket's
+smallest document index (linear in the bucket size, same connected components as all pairs);
+with ``verify``, a member is checked against that smallest document only. :func:`union_find`
+gives every document its component's smallest index.
+
+Cost
+----
+One thread (Polars string operations on one chunk, numpy). Memory per call is a few times the
+normalised text of the batch (word and shingle index arrays) plus work chunks of 8-16 MB;
+between calls only the permutations and two 8 MB power tables stay cached. Measured with
+``benchmarks/minhash_signatures.py``.
 """
 
 from __future__ import annotations

@@ -89,3 +89,11 @@ def test_one_and_two_workers_agree(planted, tmp_path: Path) -> None:
         a = pl.read_parquet(one / sub / "*.parquet")
         b = pl.read_parquet(two / sub / "*.parquet")
         assert a.equals(b)
+
+
+def test_wordless_documents_are_not_near_duplicates(tmp_path: Path) -> None:
+    src = tmp_path / "w.jsonl"
+    rows = [("p1", "!!! ???"), ("p2", "--- ..."), ("p3", "")]
+    src.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
+    out = _run(tmp_path, [src], "{}", 1, "o")
+    assert json.loads((out / "stats.json").read_text())["kept_docs"] == 3

@@ -49,7 +49,8 @@ def memo(hashfunc):
 
 
 def datasketch_signatures(texts, *, num_perm, seed, hash, scheme, ngram=5) -> np.ndarray:
-    hashfunc = memo(mh.hash_function(hash, mh.hash_bits(scheme)))
+    """datasketch's MinHash of our reference shingles; ``sha1`` is datasketch's own default."""
+    hashfunc = None if hash == "sha1" else memo(mh.hash_function(hash, mh.hash_bits(scheme)))
     kwargs = {"scheme": scheme} if HAS_SCHEMES else {}
     rows = []
     for text in texts:

@@ -7,7 +7,12 @@ here by the name a rules file uses.
 from __future__ import annotations
 
 from corpusclean.steps.base import Step, StepOptions, StepResult
+from corpusclean.steps.c4_quality import C4QualityStep
 from corpusclean.steps.exact_dedup import ExactDedupStep
+from corpusclean.steps.fineweb_quality import FineWebQualityStep
+from corpusclean.steps.gopher_quality import GopherQualityStep
+from corpusclean.steps.gopher_repetition import GopherRepetitionStep
+from corpusclean.steps.html_tags import HtmlTagsStep
 from corpusclean.steps.language import LanguageStep
 from corpusclean.steps.length import LengthStep
 from corpusclean.steps.line_dedup import LineDedupStep
@@ -20,6 +25,11 @@ STEPS: dict[str, type[Step]] = {
         UnicodeRepairStep,
         LanguageStep,
         LengthStep,
+        GopherQualityStep,
+        GopherRepetitionStep,
+        C4QualityStep,
+        FineWebQualityStep,
+        HtmlTagsStep,
         LineDedupStep,
         ExactDedupStep,
         MinhashDedupStep,

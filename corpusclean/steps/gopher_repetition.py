@@ -46,7 +46,7 @@ rarely that changes a decision).
 from __future__ import annotations
 
 import polars as pl
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from corpusclean import text as T
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
@@ -68,21 +68,34 @@ class GopherRepetitionOptions(StepOptions):
     max_dup_para_char_frac: float | None = Field(
         0.2, ge=0, le=1, description="drop if more of the characters are in duplicate paragraphs"
     )
-    max_top_ngram_char_frac: dict[int, float | None] = Field(
+    max_top_ngram_char_frac: dict[int, float | None] | None = Field(
         default_factory=lambda: dict(TOP_NGRAMS),
-        description="n -> max character fraction of the most frequent n-gram (null: off)",
+        description="n -> max character fraction of the most frequent n-gram; keys given "
+        "override the defaults, a null value turns one off, null turns all off",
     )
-    max_dup_ngram_char_frac: dict[int, float | None] = Field(
+    max_dup_ngram_char_frac: dict[int, float | None] | None = Field(
         default_factory=lambda: dict(DUP_NGRAMS),
-        description="n -> max character fraction of repeated n-grams (null: off)",
+        description="n -> max character fraction of repeated n-grams; keys given override "
+        "the defaults, a null value turns one off, null turns all off",
     )
     keep_signals: bool = Field(
         False, description="keep the gopher_repetition.* signal columns in the output"
     )
 
+    @field_validator("max_top_ngram_char_frac", "max_dup_ngram_char_frac", mode="before")
+    @classmethod
+    def _merge(cls, value: object, info: ValidationInfo) -> object:
+        defaults = TOP_NGRAMS if info.field_name == "max_top_ngram_char_frac" else DUP_NGRAMS
+        if isinstance(value, dict):
+            given = {int(k) if str(k).strip().isdigit() else k: v for k, v in value.items()}
+            return {**defaults, **given}
+        return value
+
     @field_validator("max_top_ngram_char_frac", "max_dup_ngram_char_frac")
     @classmethod
-    def _ngrams(cls, value: dict[int, float | None]) -> dict[int, float | None]:
+    def _ngrams(cls, value: dict[int, float | None] | None) -> dict[int, float | None]:
+        if value is None:
+            return {}
         for n, frac in value.items():
             if not 1 <= n <= 20:
                 raise ValueError(f"n-gram size must be in 1..20 (got {n})")
@@ -142,6 +155,9 @@ def ngram_stats(
     documents' lengths: the exact scan only runs where the vectorised bound exceeds
     ``threshold x length``; elsewhere ``dup_{n}`` is the bound, which is then below the
     threshold too, so the decision is the same.
+
+    Work shrinks with ``n``: an n-gram can occur twice only where both (n-1)-grams inside it
+    do, so counting only looks at those positions.
     """
     n_docs = len(word_lists)
     sizes = sorted(set(top) | set(dup))
@@ -149,96 +165,125 @@ def ngram_stats(
     columns = [f"top_{n}" for n in top] + [f"dup_{n}" for n in dup]
     if not sizes:
         return out.select(pl.lit(0, dtype=pl.Int64).alias(c) for c in columns)
+    # One row per word, in document order: doc, pos, len, nw (words in the document), h (the
+    # word's hash) and key (the hash of document and word: the 1-gram).
     long = (
         pl.DataFrame({"w": word_lists})
         .with_row_index("doc")
-        .with_columns(pl.int_ranges(0, pl.col("w").list.len(), dtype=pl.Int64).alias("pos"))
+        .with_columns(
+            pl.int_ranges(0, pl.col("w").list.len(), dtype=pl.Int32).alias("pos"),
+            pl.col("w").list.len().cast(pl.Int32).alias("nw"),
+        )
         .explode("w", "pos")
         .drop_nulls("w")
-        .with_columns(
+        .select(
+            "doc",
+            "pos",
+            "nw",
             pl.col("w").str.len_chars().cast(pl.Int64).alias("len"),
-            pl.col("w").hash(seed=0x5EED).alias("g1"),
+            pl.col("w").hash(seed=0x5EED).alias("h"),
         )
-        .drop("w")
+        .with_columns(
+            pl.struct("doc", "h").hash(seed=1).alias("key"),
+            # The n words from position p hold cum[p+n-1] - cum[p-1] characters.
+            pl.col("len").cum_sum().alias("cum"),
+        )
     )
-    n_words = long.group_by("doc").agg(pl.len().cast(pl.Int64).alias("nw"))
-    # Cumulative word characters: the n words from position p hold cum[p+n-1] - cum[p-1]
-    # characters, for every position at once.
-    long = long.join(n_words, on="doc", how="left").with_columns(
-        pl.col("len").cum_sum().alias("cum")
-    )
+    long = long.with_columns(pl.col("key").is_duplicated().alias("multi"))
     limit = pl.DataFrame({"doc": out["doc"], "limit": doc_chars.cast(pl.Float64)})
     for n in range(2, max(sizes) + 1):
-        long = long.with_columns(
-            pl.struct(pl.col(f"g{n - 1}").alias("a"), pl.col("g1").shift(-(n - 1)).alias("b"))
-            .hash(seed=n)
-            .alias(f"g{n}")
-        )
-        if n not in sizes:
-            continue
         valid = pl.col("pos") + n <= pl.col("nw")
-        grams = long.with_columns(
-            (pl.col("cum").shift(-(n - 1)) - pl.col("cum") + pl.col("len")).alias("chars")
-        ).filter(valid)
-        grams = grams.select("doc", "pos", "len", pl.col(f"g{n}").alias("g"), "chars")
+        long = long.with_columns(
+            pl.struct(pl.col("key").alias("a"), pl.col("h").shift(-(n - 1)).alias("b"))
+            .hash(seed=n)
+            .alias("key"),
+            valid.alias("valid"),
+            (pl.col("cum").shift(-(n - 1)) - pl.col("cum") + pl.col("len")).alias("chars"),
+            (valid & pl.col("multi") & pl.col("multi").shift(-1, fill_value=False)).alias("cand"),
+        )
+        # Only candidates can repeat; among them, count and flag later occurrences.
+        sub = (
+            long.with_row_index("row")
+            .filter("cand")
+            .select(
+                "row",
+                "doc",
+                "pos",
+                "key",
+                "chars",
+                pl.len().over("key").alias("count"),
+                (~pl.col("key").is_first_distinct()).alias("rep"),
+            )
+        )
+        rows = sub.get_column("row")
+        multi = pl.repeat(False, long.height, dtype=pl.Boolean, eager=True).alias("multi")
+        multi.scatter(rows.filter(sub.get_column("count") > 1), True)
+        rep = pl.repeat(False, long.height, dtype=pl.Boolean, eager=True).alias("rep")
+        rep.scatter(rows.filter(sub.get_column("rep")), True)
+        long = long.with_columns(multi, rep)
         if n in top:
-            # datatrove: Counter.most_common(1): highest count, first inserted among ties.
-            counted = grams.group_by("doc", "g").agg(
-                pl.len().alias("count"),
-                pl.col("pos").min().alias("first"),
-                pl.col("chars").first(),
-            )
+            # datatrove: Counter.most_common(1): the highest count, first seen among ties; a
+            # document whose n-grams are all distinct takes its first n-gram, once.
             best = (
-                counted.sort(["doc", "count", "first"], descending=[False, True, False])
-                .unique(subset="doc", keep="first", maintain_order=True)
-                .select("doc", ((pl.col("chars") + (n - 1)) * pl.col("count")).alias(f"top_{n}"))
+                sub.filter(pl.col("count") > 1)
+                .filter(pl.col("count") == pl.col("count").max().over("doc"))
+                .group_by("doc")
+                .agg(pl.col("chars").get(pl.col("pos").arg_min()), pl.col("count").first())
             )
-            out = out.join(best, on="doc", how="left")
+            first = long.filter(pl.col("valid") & (pl.col("pos") == 0)).select(
+                "doc", "chars", pl.lit(1, dtype=pl.UInt32).alias("count")
+            )
+            best = pl.concat([best, first.join(best, on="doc", how="anti")])
+            out = out.join(
+                best.select(
+                    "doc", ((pl.col("chars") + (n - 1)) * pl.col("count")).alias(f"top_{n}")
+                ),
+                on="doc",
+                how="left",
+            )
         if n in dup:
-            out = out.join(_repeated(long, grams, n, dup[n], limit), on="doc", how="left")
+            out = out.join(_repeated(long, n, dup[n], limit), on="doc", how="left")
     return out.select(pl.col(c).fill_null(0).cast(pl.Int64) for c in columns)
 
 
-def _repeated(
-    long: pl.DataFrame, grams: pl.DataFrame, n: int, threshold: float, limit: pl.DataFrame
-) -> pl.DataFrame:
+def _repeated(long: pl.DataFrame, n: int, threshold: float, limit: pl.DataFrame) -> pl.DataFrame:
     """``doc, dup_{n}``: datatrove's repeated n-gram characters (exact where it matters).
 
     Vectorised bound: a word is covered when an n-gram that occurred earlier in the document
     covers it; the covered words' characters bound datatrove's count from above (its scan only
-    counts non-overlapping repeated n-grams). Only documents whose bound exceeds the threshold
-    get the exact scan, which is a loop because each of its steps depends on the previous one
-    (where it jumped, which n-grams it remembered); no closed form exists.
+    counts non-overlapping repeated n-grams, each of which occurred earlier). Only documents
+    whose bound exceeds the threshold get the exact scan, a loop because each of its steps
+    depends on the previous ones (where it jumped, which n-grams it remembered): it has no
+    closed form.
     """
-    repeat = ~pl.struct("doc", "g").is_first_distinct()
-    flags = grams.select("doc", "pos", repeat.alias("rep"))
-    words = long.select("doc", "pos", "len").join(flags, on=["doc", "pos"], how="left")
-    # Positions past the last n-gram are never repeats, so the window cannot leak into the
+    # Positions past the last n-gram are never repeats, so the window cannot reach into the
     # next document.
-    covered = pl.col("rep").fill_null(False).cast(pl.Int8).rolling_max(n, min_samples=1) > 0
-    bound = words.group_by("doc").agg(pl.col("len").filter(covered).sum().alias(f"dup_{n}"))
-    bound = bound.join(limit, on="doc", how="left")
+    covered = pl.col("rep").cast(pl.Int8).rolling_max(n, min_samples=1) > 0
+    bound = (
+        long.group_by("doc")
+        .agg(pl.col("len").filter(covered).sum().alias(f"dup_{n}"))
+        .join(limit, on="doc", how="left")
+    )
     over = bound.filter(pl.col(f"dup_{n}") > threshold * pl.col("limit"))
     if over.height == 0:
         return bound.select("doc", f"dup_{n}")
     todo = (
-        grams.join(over.select("doc"), on="doc", how="semi")
+        long.join(over.select("doc"), on="doc", how="semi")
+        .filter("valid")
         .group_by("doc", maintain_order=True)
-        .agg("g", "chars")
+        .agg("key", "chars")
     )
     exact = pl.DataFrame(
         {
             "doc": todo["doc"],
             f"dup_{n}": [
                 _scan_repeats(g, c, n)
-                for g, c in zip(todo["g"].to_list(), todo["chars"].to_list(), strict=True)
+                for g, c in zip(todo["key"].to_list(), todo["chars"].to_list(), strict=True)
             ],
         },
         schema={"doc": pl.UInt32, f"dup_{n}": pl.Int64},
     )
-    return pl.concat(
-        [bound.join(exact, on="doc", how="anti").select("doc", f"dup_{n}"), exact]
-    )
+    return pl.concat([bound.join(exact, on="doc", how="anti").select("doc", f"dup_{n}"), exact])
 
 
 class GopherRepetitionStep(Step):

@@ -93,6 +93,7 @@ class MinhashDedupStep(CorpusStep):
         keys = minhash.band_keys(sigs, bands, rows)
         n = len(sigs)
         frame = batch.select("_doc", "id").with_columns(
+            pl.Series("n_shingles", shingles.counts, dtype=pl.Int64),
             _list_column("keys", keys.ravel(), np.arange(n + 1) * bands),
             _list_column("sig", sigs.ravel(), np.arange(n + 1) * opts.num_perm),
         )
@@ -110,7 +111,8 @@ class MinhashDedupStep(CorpusStep):
             return {"candidate_pairs": 0, "duplicates": 0}
         scans = pl.scan_parquet(scan_parts)
         long = (
-            scans.select("_doc", "keys")
+            scans.filter(pl.col("n_shingles") > 0)  # wordless docs share the empty signature
+            .select("_doc", "keys")
             .with_columns(pl.int_ranges(pl.col("keys").list.len()).alias("band"))
             .explode("keys", "band")
             .select(pl.col("_doc").alias("doc_index"), "band", pl.col("keys").alias("key"))

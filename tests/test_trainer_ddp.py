@@ -1,0 +1,79 @@
+"""Data parallelism: 2 gloo processes (torchrun) follow the 1-process loss curve.
+
+Both draw the same global batch from the same generator and train on halves of it; the
+gradients are averaged, so only float summation order differs from one process. The same
+holds for --grad-accum, which splits the batch within a process.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from test_trainer import counting_docs, flatten, read_log, small_args, write_shards
+
+from trainer import cli
+
+RUN = (
+    "--steps",
+    "6",
+    "--log-interval",
+    "1",
+    "--eval-interval",
+    "3",
+    "--dtype",
+    "fp32",
+    "--lr",
+    "1e-3",
+)
+
+
+@pytest.fixture(scope="module")
+def shards(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("data")
+    return write_shards(
+        root / "shards", flatten(counting_docs(300, 0)), flatten(counting_docs(40, 1))
+    )
+
+
+def curve(out: Path) -> list[tuple[int, float, float | None]]:
+    return [(r["step"], r["loss"], r.get("val_loss")) for r in read_log(out)]
+
+
+def assert_same_curve(a: Path, b: Path) -> None:
+    one, two = curve(a), curve(b)
+    assert [r[0] for r in one] == [r[0] for r in two]
+    for (_, loss_a, val_a), (_, loss_b, val_b) in zip(one, two, strict=True):
+        assert loss_b == pytest.approx(loss_a, rel=1e-4, abs=1e-5)
+        assert (val_a is None) == (val_b is None)
+        if val_a is not None:
+            assert val_b == pytest.approx(val_a, rel=1e-4, abs=1e-5)
+
+
+def test_two_processes_match_one(shards: Path, tmp_path: Path) -> None:
+    single = tmp_path / "single"
+    assert cli.main(small_args(shards, single, *RUN)) == 0
+
+    double = tmp_path / "double"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "trainer", *small_args(shards, double, *RUN),
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=300, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "final val loss" in done.stdout and done.stdout.count("final val loss") == 1
+    assert read_log(double)[0]["world_size"] == 2
+    assert_same_curve(single, double)
+    assert curve(double)[-1][1] < curve(double)[1][1]  # and it learns
+
+
+def test_grad_accum_matches_one_batch(shards: Path, tmp_path: Path) -> None:
+    assert cli.main(small_args(shards, tmp_path / "a", *RUN)) == 0
+    assert cli.main(small_args(shards, tmp_path / "b", *RUN, "--grad-accum", "4")) == 0
+    assert_same_curve(tmp_path / "a", tmp_path / "b")
