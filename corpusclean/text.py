@@ -101,36 +101,78 @@ _ABBREVIATIONS = (
     "Wash|Wis|co|vs"
 )
 #: Split off either end of a chunk (spaCy's prefixes and suffixes), one character at a time.
-_EDGE = (
-    ",:;!?()\\[\\]{}<>_#*&\"'`´‘’“”«»…—–·§¿¡。，、；：？！～"
-    "\\p{So}\\p{Ps}\\p{Pe}\\p{Pi}\\p{Pf}"
-)
+_EDGE = ",:;!?()\\[\\]{}<>_#*&\"'`´‘’“”«»…—–·§¿¡。，、；：？！～\\p{So}\\p{Ps}\\p{Pe}\\p{Pi}\\p{Pf}"
 #: Split off the start of a chunk only (spaCy: prefixes that are not suffixes).
 _PREFIX_ONLY = "=+$%€£¥"
-_INFIX = (
+#: spaCy's exceptions that split a word written without its apostrophe ("dont" -> do|nt,
+#: "cannot" -> can|not, "id" -> i|d): suffix -> the words it is split from.
+_GLUED = {
+    "nt": "ai are ca could dare did does do had has have is may might must need ought sha "
+    "should was were wo would",
+    "d": "he how i it that there these they this those we what when where who why you",
+    "ll": "how it that there these they this those what when where who why you",
+    "re": "how there these they those what when where why you",
+    "ve": "could i might must should they we what when where who why would you how there "
+    "these those not",
+    "s": "he she how that there what when where who why this",
+    "m": "i",
+    "not": "can",
+    "na": "gon",
+    "ta": "got",
+}
+
+
+def _glued(suffix: str, words: str) -> str:
+    heads = "|".join(f"[{w[0]}{w[0].upper()}]{w[1:]}" for w in words.split())
+    return f"((?:^|[^\\w])(?:{heads}))({suffix})([^\\w]|$)"
+
+
+#: Each alternative has three groups (left, infix, right); the replacement puts spaces
+#: between them.
+_INFIX_ALTERNATIVES = [
     # kept whole: URLs, e-mail addresses and "and/or" (spaCy's URL match and exceptions)
-    r"(\S+://\S+|[\w.+-]+@[\w-]+\.[\w.-]+|and/or)"
-    # letter or digit, then hyphens/dashes/~:<>=/ then a letter; "..." between anything;
-    # a lower-case letter, "." and a capital; a comma between letters; -+*^ between digits
-    r"|([\p{L}\d])(-+|[–—~:<>=/]|\.\.+|…)(\p{L})"
-    r"|([^\s.])(\.\.+|…)([^\s.])"
-    r"|(\p{Ll})(\.)(\p{Lu})"
-    r"|(\p{L})(,)(\p{L})"
-    r"|(\d)([-+*^])(\d)"
+    r"(\S+://\S+|[\w.+-]+@[\w-]+\.[\w.-]+|and/or)()()",
+    # letter or digit, then hyphens/dashes/~:<>=/ then a letter
+    r"([\p{L}\d])(-+|[–—~:<>=/]|\.\.+|…)(\p{L})",
+    # "..." between anything
+    r"([^\s.])(\.\.+|…)([^\s.])",
+    # a lower-case letter, "." and a capital; a comma between letters
+    r"(\p{Ll})(\.)(\p{Lu})",
+    r"(\p{L})(,)(\p{L})",
+    # - + * ^ between digits; a percent, degree or plus sign after a number
+    r"(\d)([-+*^])(\d)",
+    r"(\d)([%°+])()",
     # clitics: do|n't, it|'s, I|'m ... (straight or curly apostrophe)
-    r"|(\p{L})((?i:n['’]t|['’](?:s|m|d|ll|re|ve)))([^\w]|$)"
+    r"(\p{L})((?i:n['’]t|['’](?:s|m|d|ll|re|ve)))([^\w]|$)",
+    # symbols such as ° © ™ are split off wherever they are
+    r"()(\p{So})()",
+] + [_glued(suffix, words) for suffix, words in _GLUED.items()]
+_INFIX = "|".join(_INFIX_ALTERNATIVES)
+_INFIX_REPLACE = " ".join(
+    "".join(f"${3 * i + k + 1}" for i in range(len(_INFIX_ALTERNATIVES))) for k in range(3)
 )
-_INFIX_REPLACE = "$1$2$5$8$11$14$17 $3$6$9$12$15$18 $4$7$10$13$16$19"
+#: spaCy's emoticon exceptions that occur in real text ("(see below):" ends with "):").
+_EMOTICONS = r"\):|\(=|\[:|\(:|8\)|:\)|:\]|:\(|:-\)|:-\(|;\)|:\*|:'\)|=\)"
+_CHUNK = r"[^\s" + _EDGE + _PREFIX_ONLY + r"](?:\S*[^\s" + _EDGE + r".])?"
 _WORD = (
-    r"(?:" + _ABBREVIATIONS + r")\."  # Mr. Jan. Calif.
-    r"|(?:\p{L}\.)+"  # U.S. e.g. a.m. x.
+    r"(?:"
+    + _ABBREVIATIONS
+    + r")\."  # Mr. Jan. Calif.
+    # a.com, U.S.A: a chunk of two or more characters after the dots, not an initialism
+    + r"|(?:\p{L}\.)+[^\s"
+    + _EDGE
+    + _PREFIX_ONLY
+    + r".][^\s.]*[^\s"
+    + _EDGE
+    + r".]"
+    + r"|(?:\p{L}\.)+"  # U.S. e.g. a.m. x.
     r"|(?i:['’](?:s|m|d|ll|re|ve))"  # clitics split off above
-    r"|\.\.+|''"
+    r"|\.\.+|''|" + _EMOTICONS + r"|\+\d(?:\S*[^\s" + _EDGE + r".])?"  # ... '' ): +1
     r"|[" + _EDGE + r"]"
     r"|[" + _PREFIX_ONLY + r"]"
     # a chunk: starts with neither an edge nor a prefix character, ends with neither an edge
     # character nor a dot; anything between
-    r"|[^\s" + _EDGE + _PREFIX_ONLY + r"](?:\S*[^\s" + _EDGE + r".])?"
+    r"|" + _CHUNK
 )
 
 
@@ -194,11 +236,7 @@ def line_count(text: pl.Expr) -> pl.Expr:
 def count_lines_starting(text: pl.Expr, chars: str) -> pl.Expr:
     """Lines whose first non-whitespace character is one of ``chars``."""
     klass = "".join("\\" + c if c in "\\]^-[" else c for c in chars)
-    return (
-        normalize_line_breaks(text)
-        .str.count_matches(f"(?m)^[^\\S\\n]*[{klass}]")
-        .cast(pl.Int64)
-    )
+    return normalize_line_breaks(text).str.count_matches(f"(?m)^[^\\S\\n]*[{klass}]").cast(pl.Int64)
 
 
 def count_lines_ending(text: pl.Expr, pattern: str) -> pl.Expr:

@@ -1,21 +1,27 @@
-"""Data parallelism: 2 gloo processes (torchrun) follow the 1-process loss curve.
+"""Speed options: data parallelism, gradient accumulation, autocast dtype, MFU.
 
-Both draw the same global batch from the same generator and train on halves of it; the
-gradients are averaged, so only float summation order differs from one process. The same
-holds for --grad-accum, which splits the batch within a process.
+Two gloo processes (torchrun) follow the 1-process loss curve: both draw the same global
+batch from the same generator and train on halves of it; the gradients are averaged, so
+only float summation order differs from one process. The same holds for --grad-accum,
+which splits the batch within a process.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 from test_trainer import counting_docs, flatten, read_log, small_args, write_shards
+from transformers import GPT2LMHeadModel
 
 from trainer import cli
+from trainer import device as device_module
+from trainer.device import resolve_dtype
 
 RUN = (
     "--steps",
@@ -64,7 +70,7 @@ def test_two_processes_match_one(shards: Path, tmp_path: Path) -> None:
         "-m", "trainer", *small_args(shards, double, *RUN),
     ]  # fmt: skip
     done = subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=300, check=False
+        command, capture_output=True, text=True, env=env, timeout=600, check=False
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert "final val loss" in done.stdout and done.stdout.count("final val loss") == 1
@@ -77,3 +83,27 @@ def test_grad_accum_matches_one_batch(shards: Path, tmp_path: Path) -> None:
     assert cli.main(small_args(shards, tmp_path / "a", *RUN)) == 0
     assert cli.main(small_args(shards, tmp_path / "b", *RUN, "--grad-accum", "4")) == 0
     assert_same_curve(tmp_path / "a", tmp_path / "b")
+
+
+def test_auto_dtype_is_bf16_only_where_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = torch.device("cpu")
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: False)
+    assert resolve_dtype("auto", cpu) == torch.float32
+    assert resolve_dtype("bf16", cpu) == torch.bfloat16  # asked for: emulated, but allowed
+    monkeypatch.setattr(device_module, "cpu_has_native_bf16", lambda: True)
+    assert resolve_dtype("auto", cpu) == torch.bfloat16
+    assert resolve_dtype("fp32", cpu) == torch.float32
+
+
+def test_dtype_and_mfu_are_logged(shards: Path, tmp_path: Path) -> None:
+    out = tmp_path / "o"
+    args = small_args(shards, out, "--steps", "3", "--dtype", "fp32", "--peak-flops", "1e12")
+    assert cli.main(args) == 0
+    log = read_log(out)
+    assert (log[0]["dtype"], log[0]["device"], log[0]["world_size"]) == ("fp32", "cpu", 1)
+    model = GPT2LMHeadModel.from_pretrained(out)
+    n = sum(p.numel() for p in model.parameters()) - model.transformer.wpe.weight.numel()
+    for record in log[1:]:
+        assert record["mfu"] == pytest.approx(6 * n * record["tokens_per_second"] / 1e12)
+    summary = json.loads((out / "run.json").read_text())["summary"]
+    assert summary["dtype"] == "fp32" and summary["mfu"] > 0

@@ -126,7 +126,8 @@ def _add_pretrain(sub: argparse._SubParsersAction) -> None:  # type: ignore[type
     kd.add_argument(
         "--kd",
         metavar="METHOD[,METHOD]",
-        help="vanilla, distilgpt2, pkd, minilm, annealing, rail, reverse_kl "
+        help="vanilla, distilgpt2, pkd, minilm, annealing, rail, reverse_kl; several add "
+        "their terms, the label cross-entropy taking the largest weight any of them gives "
         "(default with --teacher: vanilla)",
     )
     kd.add_argument(

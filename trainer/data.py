@@ -199,18 +199,6 @@ def random_starts(
     return torch.randint(high, (batch_size,), generator=generator).numpy()
 
 
-def random_batch(
-    data: np.ndarray,
-    batch_size: int,
-    block_size: int,
-    generator: torch.Generator,
-    device: torch.device,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """A batch of uniformly random windows; the generator makes the sequence reproducible."""
-    starts = random_starts(data, batch_size, block_size, generator)
-    return windows_to_batch(data, starts, block_size, device)
-
-
 def fixed_starts(data: np.ndarray, n_windows: int, block_size: int) -> np.ndarray:
     """Evenly spaced window starts over the whole split.
 

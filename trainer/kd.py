@@ -97,11 +97,12 @@ def unit_mse(student: Tensor, teacher: Tensor) -> Tensor:
     return F.mse_loss(s, t)
 
 
-def causal_log_softmax(scores: Tensor) -> Tensor:
-    """Row-wise log-softmax over keys <= query; masked entries are returned as 0."""
+def log_relation(a: Tensor, b: Tensor) -> Tensor:
+    """Causal log softmax(a b^T / sqrt(d)) over keys <= query, (B, H, T, T); masked = 0."""
+    scores = (a @ b.transpose(-1, -2)).float() / math.sqrt(a.size(-1))
     n = scores.size(-1)
     causal = torch.ones(n, n, dtype=torch.bool, device=scores.device).tril()
-    logp = scores.float().masked_fill(~causal, float("-inf")).log_softmax(-1)
+    logp = scores.masked_fill(~causal, float("-inf")).log_softmax(-1)
     return logp.masked_fill(~causal, 0.0)
 
 
@@ -113,12 +114,7 @@ def relation_kl(
     Each tensor is (B, H, T, d) (d may differ between teacher and student); the KL is
     summed over keys and averaged over batch, heads and queries.
     """
-    log_t = causal_log_softmax(
-        teacher_a @ teacher_b.transpose(-1, -2) / math.sqrt(teacher_a.size(-1))
-    )
-    log_s = causal_log_softmax(
-        student_a @ student_b.transpose(-1, -2) / math.sqrt(student_a.size(-1))
-    )
+    log_t, log_s = log_relation(teacher_a, teacher_b), log_relation(student_a, student_b)
     p_t = log_t.exp().tril()  # masked entries hold log 0 -> exp 1; tril zeroes them
     return (p_t * (log_t - log_s)).sum(-1).mean()
 
@@ -138,7 +134,11 @@ class KDLoss:
     def __init__(self, opts: KDOptions, shapes: Shapes, seed: int = 0) -> None:
         self.opts = opts
         self.shapes = shapes
-        self.temperature = opts.temperature or self.default_temperature
+        if opts.temperature is not None and not opts.temperature > 0:
+            raise TrainerError(f"--kd-temperature must be > 0, got {opts.temperature}")
+        self.temperature = (
+            self.default_temperature if opts.temperature is None else opts.temperature
+        )
         if self.compares_hidden and shapes.student_width != shapes.teacher_width:
             raise TrainerError(
                 f"--kd {self.name} compares hidden states, so the teacher's width must equal "
@@ -178,7 +178,7 @@ class DistilGPT2(KDLoss):
     """Sanh et al. 2019 (DistilBERT; DistilGPT-2 was trained the same way): triple loss.
 
     As in the authors' distiller (transformers/examples/research_projects/distillation):
-    5 * T^2 * KL (T = 2) + 2 * CLM cross-entropy + 1 * (1 - cos) between the students's and
+    5 * T^2 * KL (T = 2) + 2 * CLM cross-entropy + 1 * (1 - cos) between the student's and
     teacher's last hidden states. Those weights are fixed; --kd-temperature overrides T.
     """
 

@@ -427,15 +427,15 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
     batch_gen = torch.Generator().manual_seed(cfg.seed)
     start_step = 0
     if resumed is not None:
-        ckpt, state = resumed
+        ckpt, saved = resumed
         load_weights(model, ckpt)
-        optimizer.load_state_dict(state["optimizer"])
-        batch_gen.set_state(state["batch_generator"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and state["cuda_rng"].numel():
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-        objective.load_state_dict(state["objective"])
-        start_step = state["step"]
+        optimizer.load_state_dict(saved["optimizer"])
+        batch_gen.set_state(saved["batch_generator"])
+        torch.set_rng_state(saved["torch_rng"])
+        if device.type == "cuda" and saved["cuda_rng"].numel():
+            torch.cuda.set_rng_state(saved["cuda_rng"], device)
+        objective.load_state_dict(saved["objective"])
+        start_step = saved["step"]
     bare = model  # what is saved and evaluated; `model` may become compiled or DDP-wrapped
     if cfg.compile:
         model = torch.compile(model)
@@ -461,10 +461,8 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
             flush=True,
         )
 
-    def run_eval() -> float:
-        return evaluate(
-            bare, shards.val, val_starts, cfg.batch_size, cfg.block_size, device, dtype, world
-        )
+    def run_eval(data: np.ndarray = shards.val, starts: np.ndarray = val_starts) -> float:
+        return evaluate(bare, data, starts, cfg.batch_size, cfg.block_size, device, dtype, world)
 
     log_path = out / "log.jsonl"
     records: list[dict[str, Any]] = []
@@ -492,25 +490,15 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
             print(line, flush=True)
 
         if resumed is not None:
-            state = resumed[1]
-            interval_loss = state["interval_loss"].to(device)
-            interval_parts = {k: v.to(device) for k, v in state["interval_parts"].items()}
-            interval_steps = state["interval_steps"]
-            train_seconds = state["train_seconds"]
-            val_loss, val0 = state["val_loss"], state["initial_val_loss"]
+            saved = resumed[1]
+            interval_loss = saved["interval_loss"].to(device)
+            interval_parts = {k: v.to(device) for k, v in saved["interval_parts"].items()}
+            interval_steps = saved["interval_steps"]
+            train_seconds = saved["train_seconds"]
+            val_loss, val0 = saved["val_loss"], saved["initial_val_loss"]
         else:
             # Step 0: the untrained model, scored on fixed train windows and on validation.
-            train_starts = fixed_starts(shards.train, n_eval, cfg.block_size)
-            loss0 = evaluate(
-                bare,
-                shards.train,
-                train_starts,
-                cfg.batch_size,
-                cfg.block_size,
-                device,
-                dtype,
-                world,
-            )
+            loss0 = run_eval(shards.train, fixed_starts(shards.train, n_eval, cfg.block_size))
             val0 = val_loss = run_eval()
             emit(
                 {

@@ -105,9 +105,9 @@ class FineWebQualityStep(Step):
             T.ratio(per_doc.get_column("dup_chars"), text.str.len_chars() - breaks).alias(
                 p + "dup_line_char_ratio"
             ),
-            (
-                T.ratio(breaks, T.word_count(text)) if need_words else pl.lit(0.0)
-            ).alias(p + "newline_word_ratio"),
+            (T.ratio(breaks, T.word_count(text)) if need_words else pl.lit(0.0)).alias(
+                p + "newline_word_ratio"
+            ),
             n_lines.alias("_lines"),
         )
         punct = T.below("line_punct_ratio", p + "line_punct_ratio", opts.min_line_punct_ratio)
@@ -117,9 +117,7 @@ class FineWebQualityStep(Step):
             (pl.col("_lines") == 0, pl.lit("empty")),
             punct,
             T.above("short_line_ratio", p + "short_line_ratio", opts.max_short_line_ratio),
-            T.above(
-                "dup_line_char_ratio", p + "dup_line_char_ratio", opts.max_dup_line_char_ratio
-            ),
+            T.above("dup_line_char_ratio", p + "dup_line_char_ratio", opts.max_dup_line_char_ratio),
             T.above("newline_word_ratio", p + "newline_word_ratio", opts.max_newline_word_ratio),
         ]
         reject = first_failure(batch, [r for r in rules if r is not None])

@@ -111,7 +111,7 @@ class GopherQualityStep(Step):
         text = pl.col("text")
         word = pl.element()
         is_word = word.str.contains(T.NOT_SYMBOL)
-        stop = pl.lit(pl.Series(sorted(set(opts.stop_words)), dtype=pl.String))
+        stop = sorted(set(opts.stop_words))
         # Per document: all words (punctuation included), non-symbol words and their length.
         counts = batch.select(
             T.words(text).alias("_w"),

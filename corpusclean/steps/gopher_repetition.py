@@ -299,9 +299,7 @@ class GopherRepetitionStep(Step):
         "Gopher (arXiv:2112.11446), appendix A.1.1, table A1; semantics of datatrove's "
         "GopherRepetitionFilter"
     )
-    adds_columns = tuple(
-        f"gopher_repetition.{s}" for s in _signal_names(GopherRepetitionOptions())
-    )
+    adds_columns = tuple(f"gopher_repetition.{s}" for s in _signal_names(GopherRepetitionOptions()))
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options

@@ -8,7 +8,7 @@ placeholders (``<name>``) and some inequalities (``if a<b and c>d``); this step 
 markup instead, vectorised with one regular expression per batch:
 
 * an opening or self-closing tag whose name is a known HTML element (``tags``), either bare
-  (``<p>``, ``<br/>``, ``<br />``) or with at least one ``attribute=value``
+  (``<p>``, ``<br/>``, ``<br />``) or whose first attribute has a value
   (``<a href="...">``, ``<div class=x>``), case-insensitive;
 * a closing tag of a known element (``</div>``);
 * an HTML comment (``<!-- ... -->``) or a document type (``<!DOCTYPE html>``) when
@@ -39,7 +39,8 @@ TAGS = [
     "tr", "u", "ul",
 ]  # fmt: skip
 
-_ATTRIBUTES = r"""(?:\s*/?>|\s[^<>]*=[^<>]*>)"""
+#: Bare (``<p>``, ``<br/>``) or with a first attribute that has a value (``<a href=...>``).
+_ATTRIBUTES = r"""(?:\s*/?>|\s+[\w:.-]+\s*=[^<>]*>)"""
 _COMMENT = r"<!--.*?-->|<!doctype\s+html[^<>]*>"
 _DETAIL_CHARS = 60
 
@@ -101,15 +102,13 @@ class HtmlTagsStep(Step):
         else:
             found = pl.col("text").str.extract(pattern, 0)
         batch = batch.with_columns(found.alias(column))
-        shown = (
-            pl.col(column)
-            .str.replace_all(r"\s+", " ")
-            .str.slice(0, _DETAIL_CHARS)
-        )
+        shown = pl.col(column).str.replace_all(r"\s+", " ").str.slice(0, _DETAIL_CHARS)
         reject = first_failure(
             batch, [(pl.col(column).is_not_null(), pl.format("html_tag={}", shown))]
         )
         if not opts.keep_signals:
             batch = batch.drop(column)
-        counters = {"rejected.html_tag": int(reject.is_not_null().sum())} if reject is not None else {}
+        counters = (
+            {"rejected.html_tag": int(reject.is_not_null().sum())} if reject is not None else {}
+        )
         return StepResult(frame=batch, reject=reject, counters=counters)
