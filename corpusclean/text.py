@@ -22,17 +22,22 @@ consecutive line breaks (datatrove's ``re.split(r"\\n{2,}", text.strip())``). A 
 between two breaks therefore does not separate paragraphs.
 
 **Word** (:func:`words`). A token as spaCy's English tokenizer (the one datatrove uses for
-English) would cut it, emulated by two regular-expression passes: the text is split at
+English) would cut it, emulated by regular expressions (one pass that inserts spaces where
+spaCy splits inside a chunk, run twice, then one ``extract_all``): the text is split at
 whitespace; punctuation at either end of a chunk (brackets, quotes, ``, ; : ! ? * # & _``,
 dashes, symbols such as emoji) is split off one character at a time, a final ``.`` too, but runs
-of dots (``...``) stay one token; punctuation inside a chunk stays (``foo(bar``, ``12:30``,
-``3.14``, ``example.com``, URLs); hyphens, slashes, colons, ``=``, ``<``, ``>`` and ``~``
-between a letter or digit and a letter split (``well - known``), as do commas between letters,
-``- + * ^`` between digits and ``...`` anywhere inside; the clitics ``n't 's 'm 'd 'll 're 've``
-become their own token (``do n't``); initialisms and spaCy's listed abbreviations keep their
-dot (``U.S.``, ``e.g.``, ``a.m.``, ``Mr.``, ``Jan.``, ``Calif.``). Punctuation tokens *are*
-words here, as in datatrove (they count in the denominators of the ``#``-to-word and
-newline-to-word ratios, and in n-grams).
+of dots (``...``) stay one token and ``$ + = %`` are split off the start only; punctuation
+inside a chunk stays (``foo(bar``, ``12:30``, ``3.14``, ``example.com``, URLs); hyphens,
+slashes, colons, ``=``, ``<``, ``>`` and ``~`` between a letter or digit and a letter split
+(``well - known``), as do commas between letters, ``- + * ^`` between digits, ``%`` and ``°``
+after a number, ``...`` anywhere inside, a ``.`` between a lower-case letter and a capital, and
+symbols such as ``©`` or ``°`` anywhere; the clitics ``n't 's 'm 'd 'll 're 've`` become their
+own token (``do n't``), as in spaCy's exceptions written without the apostrophe (``do nt``,
+``can not``, ``i d``); initialisms and spaCy's listed abbreviations keep their dot (``U.S.``,
+``e.g.``, ``a.m.``, ``Mr.``, ``Jan.``, ``Calif.``), and its common emoticons stay whole
+(``):``, ``8)``, ``:)``). Punctuation tokens *are* words here, as in datatrove (they count in
+the denominators of the ``#``-to-word and newline-to-word ratios, and in n-grams).
+``docs/rules.md`` lists where this emulation still differs from spaCy and what it changes.
 
 **Whitespace word** (:func:`whitespace_words`). A maximal run of non-whitespace characters
 (Python's ``str.split()``). Gopher's "80% of words contain an alphabetic character" rule, C4's
@@ -60,6 +65,10 @@ English ``split_into_sentences`` runs): a new sentence starts at the first word 
 punctuation after a word that is exactly one sentence-final character (``.``, ``!``, ``?`` and
 their script variants), with only punctuation words in between. So ``Mr.``, ``U.S.``, ``3.14``
 and ``...`` do not end a sentence, ``end.`` does. A non-empty text has at least one sentence.
+
+The end of the module holds the helpers every filter builds its decision with (:func:`below`,
+:func:`above`, :func:`rule_counters`): a rejected document's ``detail`` names the first failing
+sub-rule, its value (rounded to 3 decimals) and the threshold (``"mean_word_length=2.41<3"``).
 """
 
 from __future__ import annotations
@@ -311,7 +320,12 @@ def _value(column: pl.Expr, integer: bool) -> pl.Expr:
     return column if integer else column.round(3)
 
 
-def below(name: str, column: str, threshold: float | int | None, integer: bool = False):
+Rule = tuple[pl.Expr, pl.Expr]
+
+
+def below(
+    name: str, column: str, threshold: float | int | None, integer: bool = False
+) -> Rule | None:
     """Rule ``column < threshold`` with detail ``"name=value<threshold"`` (None: no rule)."""
     if threshold is None:
         return None
@@ -319,7 +333,9 @@ def below(name: str, column: str, threshold: float | int | None, integer: bool =
     return col < threshold, pl.format(f"{name}={{}}<{_show(threshold)}", _value(col, integer))
 
 
-def above(name: str, column: str, threshold: float | int | None, integer: bool = False):
+def above(
+    name: str, column: str, threshold: float | int | None, integer: bool = False
+) -> Rule | None:
     """Rule ``column > threshold`` with detail ``"name=value>threshold"`` (None: no rule)."""
     if threshold is None:
         return None

@@ -97,3 +97,15 @@ def test_wordless_documents_are_not_near_duplicates(tmp_path: Path) -> None:
     src.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
     out = _run(tmp_path, [src], "{}", 1, "o")
     assert json.loads((out / "stats.json").read_text())["kept_docs"] == 3
+
+
+def test_greedy_does_not_chain_but_union_find_does() -> None:
+    import numpy as np
+
+    from corpusclean.steps.minhash_dedup import greedy_survivors
+
+    a, b = np.array([0, 1]), np.array([1, 2])  # A~B, B~C, A and C not linked
+    assert greedy_survivors(3, a, b).tolist() == [0, 0, 2]
+    assert minhash.union_find(3, (a, b)).tolist() == [0, 0, 0]
+    star = greedy_survivors(4, np.array([0, 0, 0]), np.array([1, 2, 3]))
+    assert star.tolist() == [0, 0, 0, 0]

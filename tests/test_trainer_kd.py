@@ -337,8 +337,11 @@ def test_pkd_follows_the_truncation(data: Path, teacher: Path, tmp_path: Path) -
 def test_vanilla_beats_no_distillation(data: Path, teacher: Path, tmp_path: Path) -> None:
     """At equal steps and seed, Hinton KD from a better teacher lowers validation loss.
 
-    Measured (fp32 and bf16 alike, 40 steps): about 2.85 with vanilla KD against 2.91
-    without, for each of seeds 1, 2 and 3; the test checks two seeds with half that margin.
+    Measured on the test's data, teacher and student (2 x 64 from a 4 x 64 teacher at val
+    loss ~1.04), val loss without -> with vanilla KD, seeds 1, 2, 3:
+    40 steps: 2.915 -> 2.853, 2.889 -> 2.837, 2.927 -> 2.863 (fp32; bf16 within 2e-4);
+    150 steps: 1.389 -> 1.369, 1.397 -> 1.365, 1.407 -> 1.375.
+    The test checks seeds 1 and 2 at 40 steps with a margin of 0.02 (the gaps are >= 0.05).
     """
     for seed in (1, 2):
         plain = train_student(data, tmp_path / f"plain{seed}", "--dtype", "fp32", seed=seed)

@@ -52,7 +52,7 @@ class Shapes:
     teacher_width: int
     student_heads: int
     teacher_heads: int
-    keep_layers: list[int] | None = None  # student block i was teacher block keep_layers[i]
+    keep_layers: list[int] | None = None  # student block i is a copy of teacher block keep[i]
 
     @staticmethod
     def of(student: GPT2LMHeadModel, teacher: GPT2LMHeadModel, keep: list[int] | None) -> Shapes:
@@ -354,7 +354,7 @@ def intermediate_map(shapes: Shapes, method: str) -> list[int]:
     if n_s < 2:
         raise TrainerError(f"--kd {method} needs a student of at least 2 layers, got {n_s}")
     keep = shapes.keep_layers
-    if keep is not None and len(keep) == n_s and max(keep) < n_t:
+    if keep is not None:
         return keep[:-1]
     if n_t < n_s:
         raise TrainerError(

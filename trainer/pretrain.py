@@ -362,8 +362,10 @@ def build_distiller(
             f"--block-size {cfg.block_size} exceeds --teacher {cfg.teacher}'s n_positions "
             f"{teacher.config.n_positions}"
         )
-    # The --keep-layers mapping describes the teacher only if it has the truncated depth.
-    shapes = Shapes.of(student, teacher, keep)
+    # Student block i came from block keep[i] of --init: a layer map into the teacher only
+    # when the teacher is that very checkpoint (else the methods map layers uniformly).
+    same = cfg.init != "scratch" and Path(cfg.init).resolve() == Path(cfg.teacher).resolve()
+    shapes = Shapes.of(student, teacher, keep if same else None)
     opts = KDOptions(cfg.kd_temperature, cfg.kd_alpha, cfg.kd_beta, cfg.kd_anneal_fraction)
     methods = [KD_LOSSES[name](opts, shapes, seed=cfg.seed) for name in names]
     return Distiller(

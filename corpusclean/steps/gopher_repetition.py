@@ -29,18 +29,22 @@ Semantics follow datatrove's ``GopherRepetitionFilter``:
   n-gram* fraction is (occurrences x characters of the n-gram joined with spaces) / characters
   of the document, for the most frequent n-gram (the first seen among equally frequent ones);
 * the *duplicate n-gram* fraction counts, scanning the words left to right, the characters
-  (spaces excluded) of each n-gram that already occurred, then jumps past it, so overlapping
-  repeats are not counted twice.
+  (spaces excluded) of each n-gram that already occurred at a position the scan visited, then
+  jumps past it, so overlapping repeats are not counted twice. (With ``keep_signals``, a
+  ``dup_{n}_gram_char_frac`` at or below its threshold may be the upper bound described below
+  rather than the exact fraction; above the threshold it is exact.)
 
 Vectorised: the batch is exploded into one long frame of words (document, position, length,
-64-bit hash); an n-gram is the hash of ``n`` shifted word hashes within a document;
-``group_by``/``is_first_distinct`` count and flag repeats for all documents at once, and the
-results are aggregated back per document. Memory is bounded by the batch (about 40 bytes per
-word). The left-to-right jump of the duplicate n-gram rule is reproduced exactly within every
-run of consecutive repeated n-gram positions: each run is taken at positions ``start, start+n,
-start+2n, ...``; datatrove's scan differs only when a run ends less than ``n`` words before the
-next one starts, where its jump can land inside the next run (see ``docs/rules.md`` for how
-rarely that changes a decision).
+64-bit hash); an n-gram is the hash of ``n`` shifted word hashes within a document, and since
+an n-gram can only repeat where both (n-1)-grams inside it repeat, counting for larger ``n``
+looks only at those positions; ``over``/``is_first_distinct`` count and flag repeats for all
+documents at once, and the results are aggregated back per document. Memory is bounded by the
+batch (a few dozen bytes per word). The repeated n-gram count is datatrove's left-to-right
+scan, which has no closed form (each step depends on where the previous one jumped and on which
+n-grams it remembered): a vectorised upper bound (characters of the words any repeated n-gram
+covers) is computed for every document, and the exact scan, a loop over integer hashes, runs
+only for documents whose bound exceeds the threshold; the others are kept either way. The
+result equals datatrove's rules (tested against a plain-Python statement of them).
 """
 
 from __future__ import annotations

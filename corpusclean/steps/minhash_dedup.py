@@ -17,8 +17,11 @@ How, in the engine's three corpus-wide phases:
 - *resolve* (once): documents sharing a key in a band are candidates (a Polars group-by over
   ``documents x bands`` rows, each bucket linked to its first member, so edges are linear in
   the bucket size); with ``verify: true`` each candidate pair is kept only when the true
-  Jaccard similarity of its shingle sets reaches ``threshold``; clusters are the connected
-  components (vectorised union-find); the first document of a cluster in input order survives.
+  Jaccard similarity of its shingle sets reaches ``threshold``. ``cluster: union_find`` keeps
+  the first document (input order) of each connected component, as the issue and most peers
+  do; the default ``greedy`` drops a document only when it is linked to an earlier document
+  that is kept, which avoids chaining (A~B, B~C, A and C far apart: C survives) and raised
+  precision on ../shared/data's webmix (docs/dedup.md).
 - *apply*: the others are rejected with ``detail`` naming the survivor's id and the similarity
   to it (true Jaccard with ``verify``, else the signature estimate).
 """
@@ -50,6 +53,10 @@ class MinhashDedupOptions(StepOptions):
     verify: bool = Field(
         False, description="keep only candidate pairs whose true Jaccard >= threshold"
     )
+    cluster: Literal["greedy", "union_find"] = Field(
+        "greedy",
+        description="greedy: drop a doc only next to a kept one | union_find: whole components",
+    )
 
     @model_validator(mode="after")
     def _bands_fit(self) -> MinhashDedupOptions:
@@ -58,9 +65,30 @@ class MinhashDedupOptions(StepOptions):
         return self
 
     def lsh(self) -> tuple[int, int]:
+        """(bands, rows). Derived as datasketch's MinHashLSH does; with ``verify`` a false
+        positive only costs a Jaccard check, so misses are weighted 99:1 (18 x 7 at 0.8/128
+        instead of 9 x 13, which finds only 40% of pairs at Jaccard 0.8; docs/dedup.md)."""
         if self.bands is not None:
             return self.bands, self.num_perm // self.bands
+        if self.verify:
+            return minhash.optimal_bands(self.threshold, self.num_perm, 0.01, 0.99)
         return minhash.optimal_bands(self.threshold, self.num_perm)
+
+
+def greedy_survivors(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Per document, the index it is a duplicate of (itself when kept), deciding in input order.
+
+    Edges ``a < b`` join candidate (or verified) pairs. A document is dropped only when it has
+    an edge to an earlier document that is *kept*; unlike connected components, a chain
+    A~B~C with A and C dissimilar keeps C when B was dropped for A. Edges are few next to the
+    corpus (duplicates only), so one Python pass over them, sorted by ``(b, a)``, is cheap.
+    """
+    survivor = np.arange(n, dtype=np.int64)
+    order = np.lexsort((a, b))
+    for left, right in zip(a[order].tolist(), b[order].tolist(), strict=True):
+        if survivor[right] == right and survivor[left] == left:
+            survivor[right] = left
+    return survivor
 
 
 def _list_column(name: str, values: np.ndarray, offsets: np.ndarray) -> pl.Series:
@@ -138,7 +166,10 @@ class MinhashDedupStep(CorpusStep):
             similar = minhash.pair_jaccard(shingles, a, b) >= opts.threshold
             a, b = a[similar], b[similar]
             counters["verified_pairs"] = int(similar.sum())
-        roots = minhash.union_find(len(docs), (a, b))
+        if opts.cluster == "union_find":
+            roots = minhash.union_find(len(docs), (a, b))
+        else:
+            roots = greedy_survivors(len(docs), a, b)
         dup = np.flatnonzero(roots != np.arange(len(docs)))
         survivors = roots[dup]
         if opts.verify:
