@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -69,11 +70,19 @@ def test_two_processes_match_one(shards: Path, tmp_path: Path) -> None:
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
         "-m", "trainer", *small_args(shards, double, *RUN),
     ]  # fmt: skip
-    done = subprocess.run(
-        command, capture_output=True, text=True, env=env, timeout=600, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "final val loss" in done.stdout and done.stdout.count("final val loss") == 1
+    # A session of its own, so a timeout can end the launcher and both workers together.
+    proc = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        stdout, stderr = proc.communicate(timeout=600)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stderr[-3000:]
+    assert stdout.count("final val loss") == 1  # rank 0 alone reports
     assert read_log(double)[0]["world_size"] == 2
     assert_same_curve(single, double)
     assert curve(double)[-1][1] < curve(double)[1][1]  # and it learns
