@@ -336,6 +336,8 @@ def main(argv: list[str] | None = None) -> int:
     python = ensure_venv(args.venv or cache_dir() / "venv")
     docs = load(inputs, args.limit)
     print(f"{docs.height} documents from {', '.join(inputs)}", file=sys.stderr)
+    # ours first, so that its peak memory is not that of the preparation below
+    ours = run_ours(docs, args.batch_docs)
     with tempfile.TemporaryDirectory(prefix="bench-filters-") as tmp:
         workdir = Path(tmp)
         data = our_words_and_sentences(docs, workdir)
@@ -344,7 +346,6 @@ def main(argv: list[str] | None = None) -> int:
         out = workdir / "datatrove.json"
         subprocess.run([str(python), str(worker), str(data), str(out)], check=True)
         theirs = json.loads(out.read_text())
-    ours = run_ours(docs, args.batch_docs)
     results = report(docs, ours, theirs, str(pl.thread_pool_size()))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -202,7 +202,8 @@ def test_pretrain_learns_from_the_cleaned_shards(runs: dict[int, Path], tmp_path
 
     out = tmp_path / "ck"
     args = ["pretrain", "--shards", str(runs[1] / "tokens"), "--model", "tiny"]
-    args += ["--steps", "200", "--batch-size", "8", "--block-size", "64", "--out", str(out)]
+    args += ["--steps", "200", "--batch-size", "4", "--block-size", "32", "--eval-batches", "4"]
+    args += ["--out", str(out)]
     assert trainer_main([*args, "--quiet"]) == 0
     records = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     val = [r["val_loss"] for r in records if "val_loss" in r]
