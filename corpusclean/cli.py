@@ -220,6 +220,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         str(args.steps),
         "--log-interval",
         "20",
+        "--eval-batches",
+        "8",
+        "--batch-size",
+        "8",
         "--out",
         str(out / "model"),
     ]
