@@ -60,15 +60,12 @@ def assert_same_curve(a: Path, b: Path) -> None:
             assert val_b == pytest.approx(val_a, rel=1e-4, abs=1e-5)
 
 
-def test_two_processes_match_one(shards: Path, tmp_path: Path) -> None:
-    single = tmp_path / "single"
-    assert cli.main(small_args(shards, single, *RUN)) == 0
-
-    double = tmp_path / "double"
+def torchrun(*args: str) -> str:
+    """`torchrun --nproc_per_node 2 -m trainer ARGS`; returns stdout, fails on an error."""
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     command = [
         sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-        "-m", "trainer", *small_args(shards, double, *RUN),
+        "-m", "trainer", *args,
     ]  # fmt: skip
     # A session of its own, so a timeout can end the launcher and both workers together.
     proc = subprocess.Popen(
@@ -82,10 +79,22 @@ def test_two_processes_match_one(shards: Path, tmp_path: Path) -> None:
         proc.communicate()
         raise
     assert proc.returncode == 0, stderr[-3000:]
+    return stdout
+
+
+def test_two_processes_match_one(shards: Path, tmp_path: Path) -> None:
+    single, double, resumed = tmp_path / "single", tmp_path / "double", tmp_path / "resumed"
+    assert cli.main(small_args(shards, single, *RUN)) == 0
+    stdout = torchrun(*small_args(shards, double, *RUN))
     assert stdout.count("final val loss") == 1  # rank 0 alone reports
     assert read_log(double)[0]["world_size"] == 2
     assert_same_curve(single, double)
     assert curve(double)[-1][1] < curve(double)[1][1]  # and it learns
+
+    # Stopped and resumed, 2 processes continue exactly as 2 processes uninterrupted.
+    torchrun(*small_args(shards, resumed, *RUN, "--stop-after", "4"))
+    torchrun(*small_args(shards, resumed, *RUN, "--resume"))
+    assert curve(resumed) == curve(double)
 
 
 def test_grad_accum_matches_one_batch(shards: Path, tmp_path: Path) -> None:

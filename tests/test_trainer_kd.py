@@ -337,18 +337,18 @@ def test_pkd_follows_the_truncation(data: Path, teacher: Path, tmp_path: Path) -
 def test_vanilla_beats_no_distillation(data: Path, teacher: Path, tmp_path: Path) -> None:
     """At equal steps and seed, Hinton KD from a better teacher lowers validation loss.
 
-    Measured on the test's data, teacher and student (2 x 64 from a 4 x 64 teacher at val
-    loss ~1.04), val loss without -> with vanilla KD, seeds 1, 2, 3:
-    40 steps: 2.915 -> 2.853, 2.889 -> 2.837, 2.927 -> 2.863 (fp32; bf16 within 2e-4);
-    150 steps: 1.389 -> 1.369, 1.397 -> 1.365, 1.407 -> 1.375.
-    The test checks seeds 1 and 2 at 40 steps with a margin of 0.02 (the gaps are >= 0.05).
+    Measured on the test's data, teacher (4 x 64, val loss 0.87) and student (2 x 64),
+    val loss without -> with vanilla KD, seeds 1, 2, 3 (fp32; bf16 within 5e-4):
+    40 steps: 2.874 -> 2.831, 2.852 -> 2.818, 2.895 -> 2.846;
+    150 steps: 1.345 -> 1.343, 1.347 -> 1.333, 1.366 -> 1.356 (the gain shrinks).
+    The test checks seeds 1 and 2 at 40 steps with a margin of 0.015 (the gaps are >= 0.034).
     """
     for seed in (1, 2):
         plain = train_student(data, tmp_path / f"plain{seed}", "--dtype", "fp32", seed=seed)
         kd = train_student(
             data, tmp_path / f"kd{seed}", "--dtype", "fp32", "--teacher", str(teacher), seed=seed
         )
-        assert kd[-1]["val_loss"] < plain[-1]["val_loss"] - 0.02
+        assert kd[-1]["val_loss"] < plain[-1]["val_loss"] - 0.015
 
 
 def test_label_smoothing_by_hand() -> None:

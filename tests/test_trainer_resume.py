@@ -100,6 +100,8 @@ def test_resume_errors(shards: Path, tmp_path: Path, capsys) -> None:
         "same arguments",
     )
     _expect_error(capsys, small_args(shards, out, "--steps", "5", "--resume"), "--steps is 5")
+    assert cli.main(small_args(shards, out, "--steps", "4", "--resume")) == 0
+    _expect_error(capsys, small_args(shards, out, "--steps", "4", "--resume"), "already finished")
     # A fresh run (no --resume) in the same folder starts over and drops the old checkpoint.
     assert cli.main(small_args(shards, out, "--steps", "3", "--stop-after", "1")) == 0
     assert torch.load(out / "checkpoint" / STATE_FILE, weights_only=True)["step"] == 1

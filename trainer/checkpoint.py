@@ -3,7 +3,7 @@
 ``OUT/checkpoint/`` holds the model as ``save_pretrained`` writes it (so it also loads with
 ``from_pretrained``) and ``trainer_state.pt``: the step, the optimizer's state, the batch
 generator's state (the data position: batches are random windows drawn from it), the
-global RNG states (dropout), any distillation method's RNG, the partly accumulated log
+global RNG states of every rank (dropout), any distillation method's RNG, the partly accumulated log
 interval and the run's fingerprint. The state is a dict of tensors, numbers and strings,
 saved with ``torch.save`` and read back with ``torch.load(weights_only=True)``, which
 refuses to unpickle arbitrary objects.

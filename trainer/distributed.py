@@ -71,3 +71,16 @@ def all_sum(tensor: torch.Tensor, world: World) -> torch.Tensor:
     reduced = tensor.detach().clone()
     dist.all_reduce(reduced, op=dist.ReduceOp.SUM)
     return reduced
+
+
+def all_gather(tensor: torch.Tensor, world: World) -> list[torch.Tensor]:
+    """Every rank's ``tensor`` (same shape on all ranks), in rank order, on the CPU.
+
+    Done as a sum of otherwise-zero rows: only all_reduce is used, not all_gather, whose
+    gloo work objects were seen to deadlock the process group's teardown.
+    """
+    rows = torch.zeros((world.size, *tensor.shape), dtype=tensor.dtype, device=tensor.device)
+    rows[world.rank] = tensor
+    # Separate copies, not views of one storage: torch.set_rng_state crashes on a view
+    # with a storage offset (torch 2.13), and RNG states are what this gathers.
+    return [row.clone() for row in all_sum(rows, world).cpu()]

@@ -423,16 +423,18 @@ class Distiller:
         student = self._outputs(model, self.student, x)
         with torch.no_grad():
             teacher = self._outputs(self.teacher, self.teacher, x)
-        logits = student.logits
+        # fp32 once (autocast leaves logits in bf16): vocabulary-sized tensors are the costly
+        # part of a distillation step on CPU, every extra pass over them shows.
+        s_logits, t_logits = student.logits.float(), teacher.logits.float()
         ce = F.cross_entropy(
-            logits.float().reshape(-1, logits.size(-1)),
+            s_logits.reshape(-1, s_logits.size(-1)),
             y.reshape(-1),
             label_smoothing=self.label_smoothing,
         )
         v = self.vocab_size
         batch = Batch(
-            Outputs(student.logits[..., :v], student.hidden, student.qkv),
-            Outputs(teacher.logits[..., :v], teacher.hidden, teacher.qkv),
+            Outputs(s_logits[..., :v], student.hidden, student.qkv),
+            Outputs(t_logits[..., :v], teacher.hidden, teacher.qkv),
             step,
             self.total_steps,
         )

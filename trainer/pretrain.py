@@ -65,6 +65,7 @@ from trainer.device import (
 )
 from trainer.distributed import (
     World,
+    all_gather,
     all_mean,
     all_sum,
     destroy_process_group,
@@ -413,6 +414,8 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
     objective: Objective = distiller or LanguageModelling(cfg.label_smoothing)
     out = Path(cfg.out)
     resumed = load_checkpoint(out, cfg) if cfg.resume else None
+    if resumed is not None and resumed[1]["step"] >= plan.steps:
+        raise TrainerError(f"--resume: the run in {out} already finished ({plan.steps} steps)")
 
     # --- model, optimizer, data order: all reproducible from --seed ---
     init_process_group(world, device)
@@ -426,16 +429,20 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
     if distiller is not None:
         distiller.teacher.to(device)
     optimizer = make_optimizer(model, cfg, device)
-    batch_gen = torch.Generator().manual_seed(cfg.seed)
+    batch_gen = torch.Generator().manual_seed(cfg.seed)  # the same batches on every rank
+    if world.size > 1:
+        torch.manual_seed(cfg.seed + world.rank)  # but each its own dropout masks
     start_step = 0
     if resumed is not None:
         ckpt, saved = resumed
         load_weights(model, ckpt)
         optimizer.load_state_dict(saved["optimizer"])
         batch_gen.set_state(saved["batch_generator"])
-        torch.set_rng_state(saved["torch_rng"])
-        if device.type == "cuda" and saved["cuda_rng"].numel():
-            torch.cuda.set_rng_state(saved["cuda_rng"], device)
+        rngs = saved["torch_rng"]  # one per rank
+        torch.set_rng_state(rngs[world.rank % len(rngs)].clone())
+        if device.type == "cuda" and saved["cuda_rng"]:
+            cuda_rngs = saved["cuda_rng"]
+            torch.cuda.set_rng_state(cuda_rngs[world.rank % len(cuda_rngs)].clone(), device)
         objective.load_state_dict(saved["objective"])
         start_step = saved["step"]
     bare = model  # what is saved and evaluated; `model` may become compiled or DDP-wrapped
@@ -522,14 +529,17 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
             train_seconds = 0.0
 
         def checkpoint_state(step: int) -> dict[str, Any]:
-            cuda_rng = torch.cuda.get_rng_state(device) if device.type == "cuda" else None
+            """What --resume needs; collective under DDP (every rank's RNG is gathered)."""
+            cuda = device.type == "cuda"
             return {
                 "step": step,
                 "fingerprint": json.dumps(fingerprint(cfg), sort_keys=True),
                 "optimizer": optimizer.state_dict(),
                 "batch_generator": batch_gen.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": cuda_rng if cuda_rng is not None else torch.empty(0, dtype=torch.uint8),
+                "torch_rng": all_gather(torch.get_rng_state().to(device), world),
+                "cuda_rng": all_gather(torch.cuda.get_rng_state(device).to(device), world)
+                if cuda
+                else [],
                 "objective": objective.state_dict(),
                 # Made global first, so every rank resumes with the same partial interval.
                 "interval_loss": all_mean(interval_loss, world).cpu(),
@@ -546,6 +556,7 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
         timed_steps = 0
         interval_start = time.perf_counter()
         mb = plan.micro_batch
+        step = start_step
         for step in range(start_step + 1, plan.steps + 1):
             lr = lr_at(step - 1, cfg.lr, plan.warmup, plan.steps, cfg.min_lr_ratio)
             for group in optimizer.param_groups:
@@ -615,15 +626,18 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
                     save_checkpoint(out, bare, ckpt_state)
                 interval_start += time.perf_counter() - save_start
             if step == cfg.stop_after:
-                if world.is_main:
-                    print(
-                        f"stopped after step {step}/{plan.steps}; checkpoint: "
-                        f"{out / 'checkpoint'}; continue with the same arguments plus --resume"
-                    )
-                destroy_process_group(world)
-                return {"stopped_after": step, "steps": plan.steps, "checkpoint": str(out)}
+                break
 
+    # Drop the DDP wrapper (its reducer holds the process group) before tearing that down.
+    model = bare
     destroy_process_group(world)
+    if step == cfg.stop_after:
+        if world.is_main:
+            print(
+                f"stopped after step {step}/{plan.steps}; checkpoint: {out / 'checkpoint'}; "
+                "continue with the same arguments plus --resume"
+            )
+        return {"stopped_after": step, "steps": plan.steps, "checkpoint": str(out)}
     total_tokens = plan.steps * plan.tokens_per_step
     summary: dict[str, Any] = {
         "final_val_loss": val_loss,
