@@ -14,8 +14,11 @@ sizes) and the passes that finished, with their tallies. Started again on the sa
 folder with the same fingerprint, a run skips the finished passes and redoes only the
 interrupted one.
 
-After the last pass, ``stats.json`` is written once the conservation invariant holds, the
-kept documents are tokenized (:mod:`corpusclean.tokenization`), and the report is built. The
+Before anything is written, every step may complete its options from the run
+(:meth:`Step.bind <corpusclean.steps.base.Step.bind>`: ``min_tokens`` takes the rules'
+tokenizer). After the last pass, ``stats.json`` is written once the conservation invariant
+holds, the kept documents are tokenized (:mod:`corpusclean.tokenization`) with the tokenizer a
+corpus-wide step published if one did (``CorpusStep.RUN_TOKENIZER``), and the report is built. The
 engine knows steps only through :class:`~corpusclean.steps.base.Step` and
 :class:`~corpusclean.steps.base.CorpusStep`; another executor (Ray) plugs in at
 :func:`_run_batches`.
@@ -43,9 +46,10 @@ from tqdm import tqdm
 
 from corpusclean import readers, worker
 from corpusclean.readers import ErrorRecord, InputBatch
-from corpusclean.rules import Rules, StepSpec
+from corpusclean.rules import Rules, RulesError, StepSpec
 from corpusclean.stats import BatchOutcome, RunStats
-from corpusclean.steps.base import CorpusStep
+from corpusclean.steps import STEPS
+from corpusclean.steps.base import CorpusStep, RunContext
 from corpusclean.worker import DOC_SHIFT, PassSpec
 
 #: Marks a folder as a corpusclean output, so a re-run may clear it.
@@ -117,6 +121,36 @@ def prepare_output(output: Path) -> None:
         (output / name).mkdir()
     for name in ("stats.json", "report.md", "report.html", "tokenizer.json"):
         (output / name).unlink(missing_ok=True)
+
+
+def bind_steps(rules: Rules) -> list[StepSpec]:
+    """The rules' steps with their options completed from the run (:meth:`Step.bind`).
+
+    Runs before anything is written; a step's ``ValueError("key: message")`` becomes a
+    :class:`RulesError` naming the file, the step and the key (exit code 2).
+    """
+    tokenizer: str | dict[str, Any] | None = None
+    if rules.tokenize is not None:
+        spec = rules.tokenize.tokenizer
+        if isinstance(spec, str):
+            path = Path(spec)
+            if not path.is_absolute() and not path.exists():
+                path = Path(rules.path).parent / path
+            tokenizer = str(path.resolve())
+        else:
+            tokenizer = spec.model_dump(mode="json")
+    context = RunContext(rules_path=str(rules.path), tokenizer=tokenizer)
+    bound = []
+    for index, spec in enumerate(rules.steps):
+        try:
+            options = STEPS[spec.name].bind(spec.options, context)
+        except ValueError as exc:
+            key, _, message = str(exc).partition(": ")
+            raise RulesError(
+                f"{rules.path}: steps[{index}] ({spec.name}): key '{key}': {message}"
+            ) from None
+        bound.append(StepSpec(name=spec.name, options=options))
+    return bound
 
 
 def plan_passes(steps: list[StepSpec], output: Path) -> list[PassSpec]:
@@ -251,6 +285,17 @@ def _part_tasks(config: RunConfig, previous: PassSpec, desc: str) -> Iterator[Ta
     bar.close()
 
 
+def _published_tokenizer(output: Path, passes: list[PassSpec]) -> tuple[Path, str] | None:
+    """The run's tokenizer if a corpus-wide step's resolve published one (the last wins)."""
+    found = None
+    for spec in passes:
+        if spec.scan is not None:
+            path = _state_dir(output, spec.first_step + len(spec.steps)) / CorpusStep.RUN_TOKENIZER
+            if path.is_file():
+                found = (path, spec.scan.name)
+    return found
+
+
 def _resolve(config: RunConfig, spec: PassSpec, stats: RunStats) -> None:
     """Between passes: the corpus-wide step decides from every scan part."""
     assert spec.scan is not None
@@ -313,7 +358,7 @@ def run(config: RunConfig) -> RunStats:
     stats = RunStats(step_names=[s.name for s in config.rules.steps])
     stats.input_files = len(config.inputs)
     stats.input_bytes = sum(p.stat().st_size for p in config.inputs)
-    passes = plan_passes(config.rules.steps, config.output)
+    passes = plan_passes(bind_steps(config.rules), config.output)
     state = _load_state(config)
     finished = 0
     if state is not None:
@@ -337,7 +382,10 @@ def run(config: RunConfig) -> RunStats:
         shutil.rmtree(spec.work, ignore_errors=True)
     if config.rules.tokenize is not None:
         stats.tokens = tokenization.tokenize_documents(
-            config.output, config.rules.tokenize, rules_dir=Path(config.rules.path).parent
+            config.output,
+            config.rules.tokenize,
+            rules_dir=Path(config.rules.path).parent,
+            published=_published_tokenizer(config.output, passes),
         )
     stats.seconds = time.perf_counter() - start
     stats.extra["rules"] = config.rules.resolved()

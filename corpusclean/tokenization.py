@@ -3,7 +3,9 @@
 The tokenizer is GPT-2's kind (Radford et al. 2019): byte-level BPE, so every string encodes
 without unknown tokens. It comes from a ``tokenizer.json``, from a Hugging Face model folder
 (``tokenizer.json``, or ``vocab.json`` + ``merges.txt``), or is trained on the kept documents
-when the rules say ``{train: {vocab_size: N}}``. Documents are split into train and validation
+when the rules say ``{train: {vocab_size: N}}`` (on the documents that reached ``min_tokens``
+when that step counted with it: it trains the run's tokenizer and publishes it, see
+:mod:`corpusclean.steps.min_tokens`). Documents are split into train and validation
 by a hash of their id (xxh3-64), so a document's side does not depend on batching or workers;
 each document is followed by the EOS id. Encoding uses ``encode_batch_fast``, which runs on
 all cores (Rust threads).
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ import pyarrow.parquet as pq
 import xxhash
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
-from corpusclean.rules import TokenizeSpec, TrainSpec
+from corpusclean.rules import TokenizeSpec, TrainSpec, TrainTokenizer
 
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|eos|>")
 #: Documents encoded per ``encode_batch_fast`` call: large enough to keep all cores busy.
@@ -89,22 +91,47 @@ def iter_docs(documents: Path) -> Iterator[tuple[list[str], list[str]]]:
             yield table.column("id").to_pylist(), table.column("text").to_pylist()
 
 
-def train_tokenizer(documents: Path, spec: TrainSpec) -> Tokenizer:
-    """Train a GPT-2-style byte-level BPE on the kept documents."""
+def train_bpe(texts: Iterable[str], settings: TrainTokenizer) -> Tokenizer:
+    """Train a GPT-2-style byte-level BPE (``<|endoftext|>`` is id 0) on ``texts``, in order.
+
+    The one training recipe of the project: the tokenize stage and ``min_tokens`` (which
+    trains the run's tokenizer when the rules say ``{train: ...}``) both call it, so the same
+    texts and settings give the same tokenizer (training is deterministic; tested).
+    """
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     tokenizer.post_processor = processors.ByteLevel(trim_offsets=False)
     trainer = trainers.BpeTrainer(
-        vocab_size=spec.train.vocab_size,
-        min_frequency=spec.train.min_frequency,
+        vocab_size=settings.vocab_size,
+        min_frequency=settings.min_frequency,
         special_tokens=["<|endoftext|>"],
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
         show_progress=False,
     )
-    texts = (text for group in iter_texts(documents) for text in group)
     tokenizer.train_from_iterator(texts, trainer=trainer)
     return tokenizer
+
+
+def train_tokenizer(documents: Path, spec: TrainSpec) -> Tokenizer:
+    """Train a GPT-2-style byte-level BPE on the kept documents."""
+    texts = (text for group in iter_texts(documents) for text in group)
+    return train_bpe(texts, spec.train)
+
+
+def count_tokens(tokenizer: Tokenizer, texts: list[str]) -> np.ndarray:
+    """Tokens per text as the shards hold them (no special tokens, EOS not counted).
+
+    ``encode_batch_fast`` is the call :func:`tokenize_documents` makes, so a count equals the
+    length of the document's ids in ``tokens/`` minus its EOS.
+    """
+    counts = np.empty(len(texts), dtype=np.int64)
+    for start in range(0, len(texts), ENCODE_BATCH):
+        chunk = tokenizer.encode_batch_fast(
+            texts[start : start + ENCODE_BATCH], add_special_tokens=False
+        )
+        counts[start : start + len(chunk)] = [len(encoding) for encoding in chunk]
+    return counts
 
 
 def is_val(ids: list[str], val_fraction: float) -> np.ndarray:
@@ -120,11 +147,27 @@ def shard_dtype(vocab_size: int) -> np.dtype:
 
 
 def tokenize_documents(
-    output: Path, spec: TokenizeSpec, *, rules_dir: Path | None = None
+    output: Path,
+    spec: TokenizeSpec,
+    *,
+    rules_dir: Path | None = None,
+    published: tuple[Path, str] | None = None,
 ) -> dict[str, Any]:
-    """Write ``output/tokens/{train,val}.bin`` + manifest and ``output/tokenizer.json``."""
+    """Write ``output/tokens/{train,val}.bin`` + manifest and ``output/tokenizer.json``.
+
+    ``published`` is ``(tokenizer file, step name)`` when a corpus-wide step already trained
+    the run's tokenizer (``min_tokens`` counting with ``{train: ...}``): that tokenizer is used
+    as it is, not trained again, so the documents were filtered with the tokenizer the shards
+    are written with.
+    """
     documents = output / "documents"
-    if isinstance(spec.tokenizer, TrainSpec):
+    if isinstance(spec.tokenizer, TrainSpec) and published is not None:
+        tokenizer = Tokenizer.from_file(str(published[0]))
+        source = (
+            f"trained byte-level BPE, vocab_size={spec.tokenizer.train.vocab_size}, "
+            f"on the documents that reached {published[1]}"
+        )
+    elif isinstance(spec.tokenizer, TrainSpec):
         tokenizer = train_tokenizer(documents, spec.tokenizer)
         source = f"trained byte-level BPE, vocab_size={spec.tokenizer.train.vocab_size}"
     else:

@@ -16,6 +16,7 @@ from corpusclean.steps.html_tags import HtmlTagsStep
 from corpusclean.steps.language import LanguageStep
 from corpusclean.steps.length import LengthStep
 from corpusclean.steps.line_dedup import LineDedupStep
+from corpusclean.steps.min_tokens import MinTokensStep
 from corpusclean.steps.minhash_dedup import MinhashDedupStep
 from corpusclean.steps.unicode_repair import UnicodeRepairStep
 
@@ -33,6 +34,7 @@ STEPS: dict[str, type[Step]] = {
         LineDedupStep,
         ExactDedupStep,
         MinhashDedupStep,
+        MinTokensStep,
     )
 }
 

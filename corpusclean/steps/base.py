@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
@@ -27,6 +27,23 @@ class StepOptions(BaseModel):
     """Base of every step's options: strict (unknown keys are errors) and immutable."""
 
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a step may need to know about the run beyond its own options (see :meth:`Step.bind`).
+
+    ``tokenizer`` is the rules' ``tokenize.tokenizer``: a path made absolute against the rules'
+    folder, or ``{"train": {...}}`` for a tokenizer trained by the run, or ``None`` when the
+    rules do not tokenize.
+    """
+
+    rules_path: str
+    tokenizer: str | dict[str, Any] | None = None
+
+    @property
+    def rules_dir(self) -> Path:
+        return Path(self.rules_path).resolve().parent
 
 
 @dataclass
@@ -59,11 +76,25 @@ class Step:
     source: ClassVar[str] = ""
     #: True for :class:`CorpusStep`: the engine must run a corpus-wide pass for it.
     corpus_wide: ClassVar[bool] = False
-    #: Columns the step adds to kept documents (documented in ``corpusclean steps``).
+    #: Columns the step always adds to kept documents (``corpusclean steps`` lists them).
     adds_columns: ClassVar[tuple[str, ...]] = ()
+    #: Columns it adds only with ``keep_signals: true`` (listed in that option's help).
+    signal_columns: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, options: StepOptions) -> None:
         self.options = options
+
+    @classmethod
+    def bind(cls, options: StepOptions, context: RunContext) -> StepOptions:
+        """Complete the options from the run's settings before the run starts.
+
+        Called once by the engine, in the parent, before anything is written; the options it
+        returns are the ones every worker gets. The default returns them unchanged. A step
+        whose meaning depends on the run (``min_tokens`` counts with the run's tokenizer)
+        fills in what the rules left implicit here, and raises ``ValueError("key: message")``
+        for a combination that cannot work (the run then exits 2 naming the step and key).
+        """
+        return options
 
     def setup(self) -> None:
         """Load models or tables; called once per worker before the first batch."""
@@ -105,9 +136,16 @@ class CorpusStep(Step):
        batch like a streaming step's.
 
     The steps before it stream as usual; the steps after it see only its survivors.
+
+    A :meth:`resolve` that trains the run's tokenizer (``min_tokens`` with a trained
+    tokenizer) *publishes* it by saving it as ``state_dir / RUN_TOKENIZER``: the engine's
+    tokenize stage then uses that file instead of training another, so the tokenizer a step
+    counted with is the one the run writes to ``DIR/tokenizer.json`` and ``DIR/tokens/``.
     """
 
     corpus_wide: ClassVar[bool] = True
+    #: File name under which a resolve publishes the run's tokenizer (``tokenizers`` JSON).
+    RUN_TOKENIZER: ClassVar[str] = "run_tokenizer.json"
 
     def scan(self, batch: pl.DataFrame) -> pl.DataFrame:
         raise NotImplementedError
