@@ -107,6 +107,76 @@ def test_normalize_matches_reference_and_expression():
     assert not got.str.contains("  |^ | $").any()
 
 
+def _expression_normalize(texts) -> list[str]:
+    frame = pl.DataFrame({"text": list(texts)}, schema={"text": pl.String})
+    return frame.select(mh.normalize_expr("text")).to_series().to_list()
+
+
+# Characters that exercise every branch of the byte-level normalisation: ASCII of every class,
+# precomposed accents (replaced over their own bytes), non-word characters of 2-4 bytes
+# (spaces), lone non-spacing marks and variation selectors (empty replacement: Polars path),
+# final sigma (context), a lowercase that grows (U+023A -> U+2C65), spacing marks that stay,
+# combining marks out of canonical order, CJK, Cyrillic, Hangul (NFD to jamo), emoji.
+TRICKY = (
+    list("aZ09 _-.,!\t\n\r")
+    + list("ÉéÀçÑñÖöÅåßẞÆøŁłĳİıﬁ")
+    + list("\u2019\u201c\u2014\u2026\u00a0\u3000\u200b\u00ad\ufeff\u2028")
+    + list("\u0301\u0308\u0327\ufe0f\u093f\u094d\u0e31")
+    + list("ΣσςΑΩΟΔ\u023a\u2c65\u1e9e")
+    + list("東京日本語ЖжЯяЁё한국어\uac00")
+    + ["😀", "🎉", "𝒜", "\U0001d15e"]
+)
+
+
+CONTEXTUAL = set("\u0301\u0308\u0327\ufe0f\u093f\u094d\u0e31Σ\u023a\U0001d15e")
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_normalize_equals_expression_on_random_unicode(seed):
+    """The byte-level fast path (ASCII table, per-code-point replacements over the bytes,
+    space runs collapsed) equals Polars' own expression, whatever the mix of characters.
+    Odd seeds avoid contextual characters, so that most documents take the fast path."""
+    import random
+
+    rng = random.Random(seed)
+    chars = [c for c in TRICKY if not (seed % 2 and c in CONTEXTUAL)]
+    pool = [c for c in range(0x80, 0x30000) if not 0xD800 <= c < 0xE000]
+    texts = []
+    for _ in range(400):
+        n = rng.randrange(0, 30)
+        texts.append(
+            "".join(
+                rng.choice(chars) if rng.random() < 0.97 else chr(rng.choice(pool))
+                for _ in range(n)
+            )
+        )
+    texts += ["a  ", "   ", "  b", "", " ", "x", "é ", "é  ", " \u0301 ", "a\u2019 b", "ab\u0301c"]
+    assert mh.normalize(texts).to_list() == _expression_normalize(texts)
+
+
+def test_normalize_fast_path_classes():
+    """Common characters are replaced over their bytes; only contextual ones need Polars."""
+    mh.normalize(["É é ’ ж Ж 東 Σ \u0301 \u023a"])
+    flags = mh._CODE_POINTS.flags
+    cls = mh._CodePoints
+    for ch in "Éé":
+        assert flags[ord(ch)] & cls.CHANGED and not flags[ord(ch)] & cls.CONTEXT
+    assert flags[ord("’")] & cls.SPACE and not flags[ord("’")] & cls.CONTEXT
+    assert flags[ord("Ж")] & cls.CHANGED and not flags[ord("ж")] & cls.CHANGED
+    assert not flags[ord("東")] & (cls.CHANGED | cls.CONTEXT)
+    for ch in "Σ\u0301\u023a":  # final sigma; empty replacement; replacement longer
+        assert flags[ord(ch)] & cls.CONTEXT
+
+
+def test_normalize_equals_expression_on_webmix(shared_data):
+    for path in sorted((shared_data / "webmix").glob("part-*.jsonl.gz"))[:3]:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            texts = [json.loads(line)["text"] for line in f]
+        for i in range(0, len(texts), 1000):
+            batch = texts[i : i + 1000]
+            assert mh.normalize(batch).to_list() == _expression_normalize(batch), (path, i)
+
+
 def test_input_types_agree():
     texts = ["Hello there, general Kenobi you are a bold one", None, "short one"]
     expected = mh.signatures(texts, num_perm=32)
@@ -431,18 +501,35 @@ def test_jaccard():
     assert mh.jaccard([], []) == 1.0
 
 
-def test_pair_jaccard_matches_sets():
+@pytest.mark.parametrize("bits", [32, 64])
+def test_pair_jaccard_matches_sets(bits):
     texts = list(sample_texts()[:60]) + ["", "", "one two"]
-    sh = mh.shingle_hashes(texts)
+    sh = mh.shingle_hashes(texts, bits=bits)
     rng = np.random.default_rng(2)
     a = rng.integers(0, len(texts), 200)
     b = rng.integers(0, len(texts), 200)
     a[:2], b[:2] = [60, 60], [61, 62]  # empty-empty, empty-nonempty
+    a[2:5], b[2:5] = [3, 7, 7], [3, 8, 8]  # a document with itself; a repeated pair
     got = mh.pair_jaccard(sh, a, b)
     for k in range(len(a)):
-        assert got[k] == pytest.approx(mh.jaccard(sh.doc(a[k]), sh.doc(b[k]))), k
-    assert got[0] == 1.0 and got[1] == 0.0
+        assert got[k] == mh.jaccard(sh.doc(a[k]), sh.doc(b[k])), k
+    assert got[0] == 1.0 and got[1] == 0.0 and got[2] == 1.0
+    # the result does not depend on how the pairs are cut into chunks
+    assert np.array_equal(mh.pair_jaccard(sh, a, b, chunk_rows=50), got)
+    assert np.array_equal(mh.pair_jaccard(sh, a, b, chunk_rows=1), got)
     assert mh.pair_jaccard(sh, [], []).shape == (0,)
+    with pytest.raises(ValueError):
+        mh.pair_jaccard(sh, [1], [1, 2])
+
+
+def test_pair_jaccard_repeated_shingles_and_near_duplicates():
+    base = " ".join(f"w{i}" for i in range(300))
+    edited = base.replace("w150", "changed", 1) + " w1 w2 w3 w4 w5 w1 w2 w3 w4 w5"
+    sh = mh.shingle_hashes([base, edited, base + " " + base])
+    got = mh.pair_jaccard(sh, [0, 0, 1], [1, 2, 2])
+    expected = [mh.jaccard(sh.doc(i), sh.doc(j)) for i, j in ((0, 1), (0, 2), (1, 2))]
+    assert got.tolist() == expected
+    assert 0.9 < got[0] < 1.0
 
 
 # ------------------------------------------------------------------------------ union-find
