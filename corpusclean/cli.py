@@ -17,9 +17,12 @@ from typing import Any
 import yaml
 
 from corpusclean import __version__
+from trainer.cli import add_ablation_options
 
 SAMPLE_DOCS = 3000
 SAMPLE_SEED = 0
+#: Training tokens per run of the demo's ablation (4 runs: raw and clean, 2 seeds).
+DEMO_TOKENS = 400_000
 
 
 class UsageError(Exception):
@@ -32,10 +35,10 @@ def repo_rules_dir() -> Path:
 
 def sample_path(docs: int = SAMPLE_DOCS, seed: int = SAMPLE_SEED) -> Path:
     """The embedded sample, generated once into the user's cache folder (deterministic)."""
-    from corpusclean.sample import write_sample
+    from corpusclean.sample import SAMPLE_FORMAT, write_sample
 
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "corpusclean"
-    path = cache / f"sample-v{__version__}-{docs}-{seed}.jsonl.gz"
+    path = cache / f"sample-v{__version__}.{SAMPLE_FORMAT}-{docs}-{seed}.jsonl.gz"
     if not path.exists():
         cache.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp.gz")
@@ -98,10 +101,13 @@ def _cmd_steps(args: argparse.Namespace) -> int:
 
 
 def _cmd_sample(args: argparse.Namespace) -> int:
-    from corpusclean.sample import write_sample
+    from corpusclean.sample import write_eval_text, write_sample
 
     n = write_sample(args.output, docs=args.docs, seed=args.seed)
     print(f"wrote {n} documents to {args.output}")
+    if args.eval:
+        words = write_eval_text(args.eval)
+        print(f"wrote {words} words of held-out evaluation text to {args.eval}")
     return 0
 
 
@@ -116,6 +122,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def input_paths(rules_path: str, rules: Any, inputs: list[str] | None) -> tuple[list[Path], bool]:
+    """The files to read: --input, else the rules' input.paths (relative to the rules file),
+    else the embedded sample. The flag says whether it is the sample."""
+    from corpusclean import readers
+
+    patterns = inputs or rules.input.paths
+    if not patterns:
+        return [sample_path()], True
+    base = Path(rules_path).parent
+    resolved = [p if inputs or Path(p).is_absolute() else str(base / p) for p in patterns]
+    return readers.expand_inputs(resolved), False
+
+
 def run_rules(
     rules_path: str,
     inputs: list[str] | None,
@@ -128,7 +147,7 @@ def run_rules(
     keep_classes: list[str] | None = None,
 ) -> tuple[Any, Path]:
     """Validate everything, then run; shared by ``run`` and ``demo``. Returns (stats, output)."""
-    from corpusclean import engine, readers
+    from corpusclean import engine
     from corpusclean.rules import load_rules
 
     rules = load_rules(rules_path)
@@ -137,14 +156,9 @@ def run_rules(
         raise UsageError("--limit must be >= 1")
     out = Path(output or rules.output or f"out/{rules.name}")
     engine.check_output(out)  # before any work: refuse a foreign, non-empty folder
-    patterns = inputs or rules.input.paths
-    if patterns:
-        base = Path(rules_path).parent
-        resolved = [p if inputs or Path(p).is_absolute() else str(base / p) for p in patterns]
-        paths = readers.expand_inputs(resolved)
-    else:
+    paths, is_sample = input_paths(rules_path, rules, inputs)
+    if is_sample:
         # The embedded sample labels every record with its planted defect: score against it.
-        paths = [sample_path()]
         labels = labels or str(paths[0])
     if labels is not None and not Path(labels).is_file():
         raise UsageError(f"{labels}: labels file not found")
@@ -196,44 +210,81 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | None) -> Path:
+    """Build the variants of ``rules_path`` and run the ablation; return ablation.md's path."""
+    from corpusclean.ablate import build_variants
+    from corpusclean.rules import load_rules
+    from trainer.ablation import Comparison, run_ablation
+    from trainer.cli import ablation_config
+
+    rules = load_rules(rules_path)
+    _check_tokenizer(rules)
+    if not Path(args.eval).is_file():
+        raise UsageError(f"{args.eval}: evaluation text file not found")
+    out = Path(args.out)
+    paths, _ = input_paths(rules_path, rules, inputs)
+    shards, stats = build_variants(
+        rules,
+        paths,
+        out,
+        leave_one_out=args.leave_one_out,
+        workers=args.workers,
+        quiet=args.quiet,
+    )
+    comparisons = [Comparison("cleaning (every step)", without="raw", with_="clean")]
+    comparisons += [
+        Comparison(name[1:], without=name, with_="clean") for name in shards if name.startswith("-")
+    ]
+    cfg = ablation_config(
+        args,
+        {name: str(path) for name, path in shards.items()},
+        comparisons=comparisons,
+        heldout=str(shards["clean"]),
+        docs={name: s["kept_docs"] for name, s in stats.items()},
+        extra={
+            "rules": str(rules_path),
+            "inputs": [str(p) for p in paths],
+            "cleaning": {
+                name: {
+                    "input_docs": s["input_docs"],
+                    "kept_docs": s["kept_docs"],
+                    "rejected": s["rejected"],
+                    "seconds": s["seconds"],
+                }
+                for name, s in stats.items()
+            },
+        },
+    )
+    run_ablation(cfg)
+    return out / "ablation.md"
+
+
+def _cmd_ablate(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    report = ablate_rules(args, args.rules, args.input)
+    print(f"ablation finished in {time.perf_counter() - start:.0f} s")
+    print(f"report: {report} (and {report.with_suffix('.html')}, ablation.json)")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
-    """Sample -> clean -> tokenize -> a short pretraining run, at CI size."""
-    import subprocess
+    """Sample -> clean -> tokenize -> ablation (raw vs clean, paired seeds), at CI size."""
+    from corpusclean.sample import write_eval_text
 
     start = time.perf_counter()
     out = Path(args.out)
     rules = repo_rules_dir() / "openwebtext.yaml"
     if not rules.is_file():
         raise UsageError(f"{rules}: rules file not found (run the demo from a source checkout)")
-    stats, clean = run_rules(str(rules), None, str(out / "clean"), args.workers, None, args.quiet)
-    print(_summary(stats, clean))
-    command = [
-        sys.executable,
-        "-m",
-        "trainer",
-        "pretrain",
-        "--shards",
-        str(out / "clean" / "tokens"),
-        "--model",
-        "tiny",
-        "--steps",
-        str(args.steps),
-        "--log-interval",
-        "20",
-        "--eval-batches",
-        "8",
-        "--batch-size",
-        "8",
-        "--out",
-        str(out / "model"),
-    ]
-    if args.quiet:
-        command.append("--quiet")
-    print("+ " + " ".join(command), flush=True)
-    subprocess.run(command, check=True)
+    out.mkdir(parents=True, exist_ok=True)
+    args.eval = str(out / "eval.txt")
+    words = write_eval_text(args.eval)
+    print(f"held-out evaluation text: {args.eval} ({words:,} words no sample record contains)")
+    report = ablate_rules(args, str(rules), None)
+    clean = out / "variants" / "clean"
     print(f"demo finished in {time.perf_counter() - start:.0f} s")
-    print(f"cleaning report: {out / 'clean' / 'report.md'} (and report.html)")
-    print(f"model and loss curve: {out / 'model'} (log.jsonl, loss.png)")
+    print(f"cleaning report: {clean / 'report.md'} (and report.html)")
+    print(f"ablation report: {report} (and {report.with_suffix('.html')}, ablation.json)")
     return 0
 
 
@@ -275,17 +326,57 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--docs", type=int, default=SAMPLE_DOCS)
     sample.add_argument("--output", required=True)
     sample.add_argument("--seed", type=int, default=SAMPLE_SEED)
+    sample.add_argument(
+        "--eval",
+        metavar="FILE",
+        help="also write the held-out English evaluation text (prose no record contains)",
+    )
     sample.set_defaults(func=_cmd_sample)
 
     report = sub.add_parser("report", help="rebuild report.md/report.html from stats.json")
     report.add_argument("dir")
     report.set_defaults(func=_cmd_report)
 
-    demo = sub.add_parser("demo", help="sample -> clean -> tokenize -> pretrain, CI-sized")
+    ablate = sub.add_parser(
+        "ablate",
+        help="measure what cleaning is worth: raw vs clean (vs leave-one-out) models",
+        description="Build the variants raw (no step), clean (every step) and, with "
+        "--leave-one-out, -STEP for each step; tokenize all with one tokenizer; train one "
+        "student per variant and paired seed from the same initialisation and token budget; "
+        "write ablation.json, ablation.md and ablation.html to --out with verdicts per step.",
+    )
+    ablate.add_argument("rules")
+    ablate.add_argument("--input", nargs="+", help="input files or globs (default: the rules')")
+    ablate.add_argument("--leave-one-out", action="store_true", help="also -STEP variants")
+    ablate.add_argument("--workers", type=int, default=0, help="cleaning workers (0: all cores)")
+    add_ablation_options(ablate)
+    ablate.set_defaults(func=_cmd_ablate)
+
+    demo = sub.add_parser(
+        "demo", help="sample -> clean -> tokenize -> ablation (raw vs clean), CI-sized"
+    )
     demo.add_argument("--out", default="out/demo")
-    demo.add_argument("--steps", type=int, default=200)
     demo.add_argument("--workers", type=int, default=0)
     demo.add_argument("--quiet", action="store_true")
+    demo.set_defaults(
+        func=_cmd_demo,
+        leave_one_out=False,
+        tokens=DEMO_TOKENS,
+        seeds=2,
+        curve_points=4,
+        eval_tokens=None,
+        init="scratch",
+        model="tiny",
+        keep_layers=None,
+        teacher=None,
+        kd=None,
+        batch_size=16,
+        block_size=64,
+        lr=2e-3,
+        device="auto",
+        dtype="auto",
+        compile=False,
+    )
     demo.set_defaults(func=_cmd_demo)
     return parser
 
@@ -294,11 +385,12 @@ def main(argv: list[str] | None = None) -> int:
     from corpusclean.engine import OutputDirError
     from corpusclean.readers import InputError
     from corpusclean.rules import RulesError
+    from trainer.errors import TrainerError
 
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except (RulesError, InputError, OutputDirError, UsageError) as exc:
+    except (RulesError, InputError, OutputDirError, UsageError, TrainerError) as exc:
         print(f"corpusclean: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

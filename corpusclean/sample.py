@@ -60,6 +60,12 @@ body line is a run of sentences ending in terminal punctuation and only the titl
 unpunctuated, so the Gopher quality/repetition, C4 and FineWeb rules keep them, and fastText
 lid.176 scores them as English (>= 0.65).
 
+Held-out evaluation text
+------------------------
+One prose unit in eight (chosen by a CRC of its text, so the choice is stable) is kept out of
+every record and forms :func:`eval_text`: clean English of the articles' kind that no model
+trained on the sample has seen, the default evaluation text of ``corpusclean demo``'s ablation.
+
 Determinism
 -----------
 Everything is drawn from ``random.Random`` instances seeded from ``(seed, purpose)`` strings, never
@@ -80,6 +86,7 @@ import json
 import re
 import sys
 import warnings
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -94,9 +101,18 @@ __all__ = [
     "TRUTHS",
     "SampleNote",
     "generate_annotated",
+    "eval_text",
     "generate_sample",
+    "write_eval_text",
     "write_sample",
 ]
+
+#: Bumped whenever the generated records change, so cached copies are regenerated.
+SAMPLE_FORMAT = 2
+
+#: One prose unit in ``HELDOUT_EVERY`` (chosen by a CRC of its text) never enters the corpus:
+#: it is the held-out English of :func:`eval_text`, the evaluation text of ablations.
+HELDOUT_EVERY = 8
 
 #: Share of each ``truth`` label; counts are apportioned exactly (largest remainder).
 COMPOSITION: dict[str, float] = {
@@ -260,6 +276,35 @@ def stdlib_units() -> tuple[tuple[str, tuple[str, ...]], ...]:
         for key in sorted(topics):
             add(key.replace("-", " "), topics[key])
     return tuple(units)
+
+
+def _is_heldout(unit: tuple[str, tuple[str, ...]]) -> bool:
+    return zlib.crc32(" ".join(unit[1]).encode("utf-8")) % HELDOUT_EVERY == 0
+
+
+def _english_units() -> list[tuple[str, tuple[str, ...]]]:
+    """Every English prose unit: stdlib paragraphs, then each hand-written sentence alone."""
+    return list(stdlib_units()) + [("", (s,)) for s in _sentences()["en"]]
+
+
+def eval_text() -> str:
+    """Held-out English in the corpus' register: the prose units no sample record contains.
+
+    One paragraph per unit, separated by blank lines (about 12 % of the pool, ~6,000 words).
+    An ablation scores its models on it: text of the same kind as the clean articles, but
+    never trained on, so a lower perplexity means better English rather than memorisation.
+    """
+    units = [u for u in _english_units() if _is_heldout(u)]
+    return "\n\n".join(" ".join(sentences) for _, sentences in units) + "\n"
+
+
+def write_eval_text(path: str | Path) -> int:
+    """Write :func:`eval_text` to ``path`` (UTF-8); return the number of words."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = eval_text()
+    path.write_text(text, encoding="utf-8")
+    return len(text.split())
 
 
 @lru_cache(maxsize=1)
@@ -480,12 +525,10 @@ class _Generator:
     def __init__(self, seed: int) -> None:
         self.rng = Random(f"corpusclean.sample/{seed}/text")
         data = _sentences()
-        self.handwritten: list[str] = data["en"]
         self.accented: list[str] = data["en_accented"]
         self.languages: dict[str, list[str]] = data["languages"]
-        units = list(stdlib_units())
-        units += [("", (s,)) for s in self.handwritten]
-        self.units = units
+        # Held-out units are the evaluation text (eval_text), never corpus material.
+        self.units = [u for u in _english_units() if not _is_heldout(u)]
         self.deck: list[int] = []
         self.pending: list[tuple[str, str]] = []
         self.seen_lines: set[str] = set()

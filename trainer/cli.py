@@ -1,4 +1,4 @@
-"""The ``trainer`` command line: ``pretrain`` and ``eval`` (``ablate`` comes later).
+"""The ``trainer`` command line: ``pretrain``, ``eval`` and ``ablate``.
 
 Each subcommand is a thin adapter from flags to one library function; input problems
 surface as TrainerError and become a single ``trainer: error: ...`` line and exit status 2
@@ -11,8 +11,12 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from trainer.errors import TrainerError
+
+if TYPE_CHECKING:
+    from trainer.ablation import AblationConfig
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -285,6 +289,150 @@ def _run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_ablation_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``trainer ablate`` and ``corpusclean ablate`` (CONTRACT.md)."""
+    p.add_argument("--eval", required=True, metavar="FILE", help="UTF-8 evaluation text")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    p.add_argument(
+        "--tokens",
+        type=_positive_int,
+        default=1_000_000,
+        metavar="N",
+        help="training tokens per run, equal for every variant (default: 1,000,000)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=_positive_int,
+        default=2,
+        metavar="K",
+        help="paired seeds 1..K per variant (default: 2; one seed gives no noise estimate)",
+    )
+    p.add_argument(
+        "--curve-points",
+        type=_positive_int,
+        default=5,
+        metavar="P",
+        help="evaluations along the budget, for learning curves (default: 5)",
+    )
+    p.add_argument(
+        "--eval-tokens",
+        type=_positive_int,
+        default=100_000,
+        metavar="N",
+        help="score the first N tokens of the eval text and held-out slice (default: 100,000)",
+    )
+    model = p.add_argument_group("model (the same initialisation for every variant)")
+    model.add_argument(
+        "--init",
+        default="scratch",
+        metavar="scratch|HF_DIR",
+        help="scratch (default) or a GPT-2 checkpoint, truncated with --keep-layers",
+    )
+    model.add_argument("--model", default=None, metavar="PRESET|CONFIG.json", help="scratch shape")
+    model.add_argument("--keep-layers", metavar="SPEC", help="as in trainer pretrain")
+    model.add_argument("--teacher", metavar="HF_DIR", help="distil every student from it")
+    model.add_argument("--kd", metavar="METHOD[,METHOD]", help="as in trainer pretrain")
+    p.add_argument("--batch-size", type=_positive_int, default=16)
+    p.add_argument("--block-size", type=_positive_int, default=128)
+    p.add_argument("--lr", type=float, default=6e-4)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    p.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto")
+    p.add_argument("--compile", action="store_true", help="torch.compile each student")
+    p.add_argument("--quiet", action="store_true")
+
+
+def ablation_config(
+    args: argparse.Namespace, variants: dict[str, str], **extra: Any
+) -> AblationConfig:
+    """An AblationConfig from the shared options plus what the caller decides."""
+    from trainer.ablation import AblationConfig
+
+    return AblationConfig(
+        variants=variants,
+        eval_text=args.eval,
+        out=args.out,
+        tokens=args.tokens,
+        seeds=tuple(range(1, args.seeds + 1)),
+        curve_points=args.curve_points,
+        eval_tokens=args.eval_tokens,
+        init=args.init,
+        model=args.model,
+        keep_layers=args.keep_layers,
+        teacher=args.teacher,
+        kd=args.kd,
+        batch_size=args.batch_size,
+        block_size=args.block_size,
+        lr=args.lr,
+        device=args.device,
+        dtype=args.dtype,
+        compile=args.compile,
+        quiet=args.quiet,
+        **extra,
+    )
+
+
+def _variant(text: str) -> tuple[str, str]:
+    name, sep, directory = text.partition("=")
+    if not sep or not name or not directory:
+        raise argparse.ArgumentTypeError(f"expected NAME=SHARDS_DIR, got {text!r}")
+    return name, directory
+
+
+def _add_ablate(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "ablate",
+        help="train one student per shard variant and seed, compare eval perplexity",
+        description="Ablation from existing shards: every variant (NAME=SHARDS_DIR, all "
+        "tokenized with one tokenizer) trains one student per paired seed from the same "
+        "initialisation and token budget; each is scored along the way on --eval and on a "
+        "shared held-out slice. Writes ablation.json, ablation.md and ablation.html to --out; "
+        "finished runs with the same inputs and settings are reused.",
+    )
+    p.add_argument(
+        "--variant",
+        action="append",
+        required=True,
+        type=_variant,
+        metavar="NAME=SHARDS_DIR",
+        help="a data variant (repeat; the first is the baseline unless --baseline)",
+    )
+    p.add_argument("--baseline", metavar="NAME", help="variant the others are compared with")
+    p.add_argument(
+        "--heldout",
+        metavar="SHARDS_DIR",
+        help="shards whose val split is the shared held-out slice (default: the baseline's)",
+    )
+    add_ablation_options(p)
+    p.set_defaults(handler=_run_ablate)
+
+
+def _run_ablate(args: argparse.Namespace) -> int:
+    from trainer.ablation import Comparison, run_ablation
+
+    _silence_hf_progress()
+    variants: dict[str, str] = {}
+    for name, directory in args.variant:
+        if name in variants:
+            raise TrainerError(f"--variant {name} given twice")
+        variants[name] = directory
+    baseline = args.baseline or next(iter(variants))
+    if baseline not in variants:
+        raise TrainerError(f"--baseline {baseline}: no --variant of that name")
+    comparisons = [
+        Comparison(label=f"{name} vs {baseline}", without=baseline, with_=name)
+        for name in variants
+        if name != baseline
+    ]
+    cfg = ablation_config(
+        args,
+        variants,
+        comparisons=comparisons,
+        heldout=args.heldout or variants[baseline],
+    )
+    run_ablation(cfg)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The full parser; subcommands register themselves with a ``handler`` default."""
     parser = argparse.ArgumentParser(
@@ -294,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_pretrain(sub)
     _add_eval(sub)
+    _add_ablate(sub)
     return parser
 
 

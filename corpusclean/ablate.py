@@ -1,0 +1,133 @@
+"""``corpusclean ablate``: build the data variants of a rules file, then train and compare them.
+
+The variants (CONTRACT.md): ``raw`` is the input with no step applied, ``clean`` applies every
+step, and with ``--leave-one-out`` ``-STEP`` applies every step but one. Each is a normal
+``corpusclean run`` into ``OUT/variants/NAME/`` (documents, rejected, stats, report, tokens), so
+every variant can be inspected like any other run.
+
+One tokenizer for all: the ``clean`` variant runs first and its tokenizer (the rules' own, or
+the one trained on the clean documents when the rules say ``train``) tokenizes every other
+variant. Training and comparison are :mod:`trainer.ablation`'s, which knows nothing of cleaning:
+this module only turns "does step S help?" into the comparison ``-S`` versus ``clean``.
+
+Work already done is reused: a variant whose run finished with the same rules, inputs and
+tokenizer (hashed into ``ablation-key.txt`` beside its stats.json) is not run again, and the
+trainer side reuses finished training runs the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from corpusclean import __version__, engine
+from corpusclean.rules import Rules, StepSpec, TokenizeSpec, TrainSpec, TrainTokenizer
+
+KEY_FILE = "ablation-key.txt"
+#: The tokenizer an ablation trains when the rules do not say (vocabulary of the demo's scale).
+DEFAULT_TOKENIZE = TokenizeSpec(
+    tokenizer=TrainSpec(train=TrainTokenizer(vocab_size=8192)), val_fraction=0.05
+)
+
+
+def variant_steps(steps: Sequence[StepSpec], leave_one_out: bool) -> dict[str, list[StepSpec]]:
+    """``{"raw": [], "clean": all, "-STEP": all but STEP, ...}`` in that order.
+
+    A step used twice gets its position in the name (``-c4_quality#2``) so names stay unique.
+    """
+    variants: dict[str, list[StepSpec]] = {"raw": [], "clean": list(steps)}
+    if leave_one_out:
+        names = [s.name for s in steps]
+        for i, step in enumerate(steps):
+            label = step.name if names.count(step.name) == 1 else f"{step.name}#{i + 1}"
+            variants[f"-{label}"] = [s for j, s in enumerate(steps) if j != i]
+    return variants
+
+
+def _file_identity(path: Path) -> tuple[str, int, int]:
+    stat = path.stat()
+    return (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+def variant_key(rules: Rules, inputs: Sequence[Path], tokenizer_sha: str | None) -> str:
+    """What must be equal for a finished variant run to be reused."""
+    blob = json.dumps(
+        [__version__, rules.resolved(), [_file_identity(p) for p in inputs], tokenizer_sha],
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def build_variant(
+    name: str,
+    rules: Rules,
+    inputs: Sequence[Path],
+    out: Path,
+    workers: int,
+    quiet: bool,
+    tokenizer_sha: str | None,
+) -> dict[str, Any]:
+    """Run (or reuse) one variant into ``out``; return its stats.json as a dict."""
+    key = variant_key(rules, inputs, tokenizer_sha)
+    key_file = out / KEY_FILE
+    stats_file = out / "stats.json"
+    if key_file.is_file() and key_file.read_text().strip() == key and stats_file.is_file():
+        if not quiet:
+            print(f"variant {name}: reusing the finished run in {out}", flush=True)
+        return json.loads(stats_file.read_text(encoding="utf-8"))
+    if not quiet:
+        print(f"variant {name}: {len(rules.steps)} step(s) -> {out}", flush=True)
+    key_file.unlink(missing_ok=True)
+    config = engine.RunConfig(
+        rules=rules, inputs=list(inputs), output=out, workers=workers, quiet=quiet
+    )
+    engine.run(config)
+    key_file.write_text(key + "\n", encoding="utf-8")
+    return json.loads(stats_file.read_text(encoding="utf-8"))
+
+
+def build_variants(
+    rules: Rules,
+    inputs: Sequence[Path],
+    out: Path,
+    leave_one_out: bool = False,
+    workers: int = 0,
+    quiet: bool = False,
+) -> tuple[dict[str, Path], dict[str, dict[str, Any]]]:
+    """Run every variant; return ``{name: shard dir}`` and ``{name: stats}``.
+
+    ``clean`` runs first with the rules' tokenizer settings (or :data:`DEFAULT_TOKENIZE`); its
+    ``tokenizer.json`` then tokenizes the others, with the same validation fraction.
+    """
+    tokenize = rules.tokenize or DEFAULT_TOKENIZE
+    plans = variant_steps(rules.steps, leave_one_out)
+    order = ["clean", *[n for n in plans if n != "clean"]]
+    shards: dict[str, Path] = {}
+    stats: dict[str, dict[str, Any]] = {}
+    tokenizer_sha: str | None = None
+    shared: TokenizeSpec = tokenize
+    for name in order:
+        variant_rules = dataclasses.replace(
+            rules, name=f"{rules.name} {name}", steps=plans[name], tokenize=shared
+        )
+        directory = out / "variants" / (name.replace("-", "minus-", 1) if name[0] == "-" else name)
+        stats[name] = build_variant(
+            name, variant_rules, inputs, directory, workers, quiet, tokenizer_sha
+        )
+        shards[name] = directory / "tokens"
+        if name == "clean":
+            tokenizer = directory / "tokenizer.json"
+            tokenizer_sha = _sha256(tokenizer)
+            shared = TokenizeSpec(
+                tokenizer=str(tokenizer.resolve()), val_fraction=tokenize.val_fraction
+            )
+    return {n: shards[n] for n in plans}, {n: stats[n] for n in plans}

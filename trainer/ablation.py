@@ -1,0 +1,658 @@
+"""Ablations: train one student per (variant, seed) on equal terms and compare perplexities.
+
+Why this exists
+---------------
+Li et al. (2021, "A Short Study on Compressing Decoder-Based Language Models",
+arXiv:2110.08460) end on the claim that cleaning the pretraining data changes the quality of a
+compressed GPT-2. FineWeb (Penedo et al. 2024) and DCLM (Li et al. 2024) settled such questions
+by training small models on each data variant and comparing held-out scores; this module does
+the same at laptop scale, and says plainly when the answer is within seed noise.
+
+What "equal terms" means here, and how it is enforced
+-----------------------------------------------------
+* One tokenizer: every variant's shards must carry the same ``tokenizer.json`` (by SHA-256) and
+  manifest vocabulary, or the run stops before training.
+* One initialisation per seed: the initial weights are built once per seed into
+  ``OUT/init/seed-K`` (scratch) or once for all seeds (a truncated teacher, the paper's route)
+  and every variant starts from that directory; the SHA-256 of the weights is in every run's
+  record, so equality is checkable after the fact.
+* One budget: the same ``--tokens`` (hence steps, batch, block, schedule) for every run.
+* Paired seeds: seed K gives variants A and B the same initial weights and the same stream of
+  batch-position random numbers (the positions differ only because the corpora differ).
+
+The trainer knows nothing of cleaning: a variant is a name and a shard directory. Comparisons
+are pairs ``(without, with)`` given by the caller (``corpusclean ablate`` asks "does step S
+help?" as ``-S`` versus ``clean``); ``trainer ablate`` compares every variant with the first.
+
+Each run is trained in chunks with ``pretrain(..., stop_after=k)`` / ``resume``, which reproduce
+an uninterrupted run exactly, and scored after each chunk on the evaluation text and on a shared
+held-out slice: that gives learning curves, and an interrupted ablation continues where it
+stopped. A finished run whose inputs and settings hash to the same key is reused, not retrained.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from trainer.data import open_shards
+from trainer.device import resolve_device
+from trainer.errors import TrainerError
+from trainer.perplexity import sliding_perplexity
+
+RECORD = "ablation_run.json"
+RECORD_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Is ``with_`` better than ``without``? ``label`` names what differs (a step, a variant)."""
+
+    label: str
+    without: str
+    with_: str
+
+
+@dataclass
+class AblationConfig:
+    """Everything an ablation needs; the CLIs fill it from flags."""
+
+    variants: dict[str, str]  # name -> shard directory, in report order
+    eval_text: str
+    out: str
+    tokens: int = 1_000_000
+    seeds: tuple[int, ...] = (1, 2)
+    comparisons: list[Comparison] | None = None  # default: every variant vs the first
+    heldout: str | None = None  # shard dir whose val split every variant is scored on
+    curve_points: int = 5
+    eval_tokens: int | None = 100_000  # tokens of the eval text (and held-out slice) scored
+    eval_stride: int | None = None  # default: block_size // 2
+    model: str | None = None  # preset or CONFIG.json for a scratch init (default: tiny)
+    init: str = "scratch"  # or a Hugging Face checkpoint dir (with keep_layers: truncated)
+    keep_layers: str | None = None
+    teacher: str | None = None
+    kd: str | None = None
+    batch_size: int = 16
+    block_size: int = 128
+    lr: float = 6e-4
+    device: str = "auto"
+    dtype: str = "auto"
+    compile: bool = False
+    eval_batches: int = 8
+    docs: dict[str, int] | None = None  # documents per variant, when the caller knows them
+    extra: dict[str, Any] = field(default_factory=dict)  # caller's context, kept in the JSON
+    quiet: bool = False
+
+
+# -- inputs -----------------------------------------------------------------------------------
+
+
+def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def find_tokenizer(shards_dir: Path) -> Path | None:
+    """The shards' tokenizer.json: in the shard directory or its parent (corpusclean's layout)."""
+    for candidate in (shards_dir / "tokenizer.json", shards_dir.parent / "tokenizer.json"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def check_variants(cfg: AblationConfig) -> dict[str, Any]:
+    """Validate the variants share one tokenizer; return what identifies each one's data."""
+    if not cfg.variants:
+        raise TrainerError("give at least one --variant NAME=SHARDS_DIR")
+    if not cfg.seeds:
+        raise TrainerError("--seeds must be >= 1")
+    if cfg.curve_points < 1:
+        raise TrainerError("--curve-points must be >= 1")
+    if not Path(cfg.eval_text).is_file():
+        raise TrainerError(f"{cfg.eval_text}: evaluation text file does not exist")
+    shared: tuple[str, int, int, str] | None = None
+    first = ""
+    data: dict[str, Any] = {}
+    for name, directory in cfg.variants.items():
+        shards = open_shards(directory)  # raises TrainerError naming the file
+        tokenizer = find_tokenizer(shards.root)
+        if tokenizer is None:
+            raise TrainerError(
+                f"variant {name}: {shards.root} has no tokenizer.json (nor its parent); an "
+                "ablation must know that every variant uses the same tokenizer"
+            )
+        m = shards.manifest
+        identity = (sha256_file(tokenizer), m.vocab_size, m.eos_id, m.dtype)
+        if shared is None:
+            shared, first = identity, name
+        elif identity != shared:
+            raise TrainerError(
+                f"variants {first} and {name} do not share one tokenizer "
+                f"({find_tokenizer(open_shards(cfg.variants[first]).root)} vs {tokenizer}: "
+                "tokenizer.json, vocab_size, eos_id and dtype must all match); tokenize every "
+                "variant with the same tokenizer"
+            )
+        data[name] = {
+            "shards": str(shards.root.resolve()),
+            "manifest": m.to_dict(),
+            "train_sha256": sha256_file(shards.path("train")),
+            "val_sha256": sha256_file(shards.path("val")),
+        }
+    assert shared is not None
+    tokenizer = find_tokenizer(open_shards(cfg.variants[first]).root)
+    assert tokenizer is not None
+    return {"tokenizer": str(tokenizer), "tokenizer_sha256": shared[0], "variants": data}
+
+
+def eval_ids(tokenizer: Path, text_file: Path, limit: int | None) -> np.ndarray:
+    """The evaluation text as token ids (the first ``limit`` of them)."""
+    from tokenizers import Tokenizer
+
+    text = text_file.read_text(encoding="utf-8")
+    ids = np.asarray(Tokenizer.from_file(str(tokenizer)).encode(text).ids, dtype=np.int64)
+    if len(ids) < 2:
+        raise TrainerError(f"{text_file}: fewer than 2 tokens to evaluate on")
+    return ids[:limit] if limit else ids
+
+
+def heldout_ids(directory: str, limit: int | None) -> np.ndarray:
+    """The shared held-out slice: the start of one variant's validation split."""
+    val = open_shards(directory).val
+    ids = np.asarray(val[:limit] if limit else val, dtype=np.int64)
+    if len(ids) < 2:
+        raise TrainerError(f"{directory}: its val split has fewer than 2 tokens")
+    return ids
+
+
+def weights_sha256(state: dict[str, torch.Tensor]) -> str:
+    """A hash of the weights themselves (names, shapes, bytes), independent of file layout."""
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()
+
+
+def build_inits(cfg: AblationConfig, vocab_size: int, eos_id: int) -> dict[int, tuple[str, str]]:
+    """Per seed: (initial checkpoint dir, weights SHA-256), built once and shared by variants.
+
+    Scratch: a fresh ``--model`` seeded with the seed (as ``trainer pretrain`` would build
+    it). ``--init HF_DIR``: the checkpoint, truncated to ``--keep-layers`` if given; the same
+    weights for every seed (the seeds then differ only in batch order).
+    """
+    from trainer.presets import build_config, build_model
+    from trainer.student import load_gpt2, parse_keep_layers, truncate
+
+    root = Path(cfg.out) / "init"
+    inits: dict[int, tuple[str, str]] = {}
+    shared: tuple[str, str] | None = None
+    for seed in cfg.seeds:
+        if cfg.init != "scratch" and shared is not None:
+            inits[seed] = shared
+            continue
+        target = root / ("shared" if cfg.init != "scratch" else f"seed-{seed}")
+        if cfg.init == "scratch":
+            if cfg.keep_layers is not None:
+                raise TrainerError("--keep-layers needs --init HF_DIR (the checkpoint to truncate)")
+            torch.manual_seed(seed)
+            model = build_model(build_config(cfg.model or "tiny", vocab_size, eos_id))
+        else:
+            if cfg.model is not None:
+                raise TrainerError(
+                    "--model applies to --init scratch; --init HF_DIR sets the shape"
+                )
+            model = load_gpt2(cfg.init, "--init")
+            if model.config.vocab_size < vocab_size:
+                raise TrainerError(
+                    f"--init {cfg.init}: vocab {model.config.vocab_size} is smaller than the "
+                    f"shards' vocab_size {vocab_size}"
+                )
+            if cfg.keep_layers is not None:
+                keep = parse_keep_layers(
+                    cfg.keep_layers, model.config.n_layer, f"--init {cfg.init}"
+                )
+                model = truncate(model, keep)
+        digest = weights_sha256(model.state_dict())
+        marker = target / "weights.sha256"
+        if not (marker.is_file() and marker.read_text().strip() == digest):
+            shutil.rmtree(target, ignore_errors=True)
+            model.save_pretrained(target)
+            marker.write_text(digest + "\n")
+        inits[seed] = (str(target), digest)
+        if cfg.init != "scratch":
+            shared = inits[seed]
+    return inits
+
+
+# -- one run ------------------------------------------------------------------------------------
+
+
+def curve_steps(total_steps: int, points: int) -> list[int]:
+    """The steps at which a run is scored: ``points`` evenly spaced ones ending at the last."""
+    return sorted({max(1, round(total_steps * i / points)) for i in range(1, points + 1)})
+
+
+def _score(
+    model_dir: Path, ids: dict[str, np.ndarray], block: int, stride: int, device: torch.device
+) -> dict[str, float]:
+    from transformers import GPT2LMHeadModel
+
+    model = GPT2LMHeadModel.from_pretrained(model_dir, attn_implementation="sdpa").to(device).eval()
+    return {
+        name: sliding_perplexity(model, values, block, stride, batch_size=16, device=device)[
+            "perplexity"
+        ]
+        for name, values in ids.items()
+    }
+
+
+def run_one(
+    cfg: AblationConfig,
+    variant: str,
+    seed: int,
+    init: tuple[str, str],
+    key: str,
+    ids: dict[str, np.ndarray],
+    say: Any,
+) -> dict[str, Any]:
+    """Train (or reuse) one (variant, seed) run, scoring it at every curve point."""
+    from trainer.pretrain import PretrainConfig, pretrain
+
+    run_dir = Path(cfg.out) / "runs" / safe_name(variant) / f"seed-{seed}"
+    record_path = run_dir / RECORD
+    record: dict[str, Any] | None = None
+    if record_path.is_file():
+        try:
+            record = json.loads(record_path.read_text(encoding="utf-8"))
+        except ValueError:
+            record = None
+    if record is not None and record.get("key") == key and record.get("finished"):
+        say(f"{variant} seed {seed}: reusing the finished run in {run_dir}")
+        record["reused"] = True
+        return record
+    tokens_per_step = cfg.batch_size * cfg.block_size
+    total = math.ceil(cfg.tokens / tokens_per_step)
+    points = curve_steps(total, cfg.curve_points)
+    train_dir = run_dir / "train"
+    device = resolve_device(cfg.device)
+    stride = cfg.eval_stride or max(1, cfg.block_size // 2)
+    can_resume = (
+        record is not None
+        and record.get("key") == key
+        and record["points"]
+        and (train_dir / "checkpoint" / "trainer_state.pt").is_file()
+    )
+    if not can_resume:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True)
+        say(f"{variant} seed {seed}: scoring the initial weights")
+        start = time.perf_counter()
+        scores = _score(Path(init[0]), ids, cfg.block_size, stride, device)
+        record = {
+            "version": RECORD_VERSION,
+            "key": key,
+            "variant": variant,
+            "seed": seed,
+            "shards": str(Path(cfg.variants[variant]).resolve()),
+            "init": init[0],
+            "init_sha256": init[1],
+            "tokens": total * tokens_per_step,
+            "steps": total,
+            "batch_size": cfg.batch_size,
+            "block_size": cfg.block_size,
+            "lr": cfg.lr,
+            "points": [{"step": 0, "tokens": 0, **_ppl_fields(scores)}],
+            "train_seconds": 0.0,
+            "eval_seconds": time.perf_counter() - start,
+            "finished": False,
+        }
+        _write_json(record_path, record)
+    assert record is not None
+    done = record["points"][-1]["step"]
+    for step in points:
+        if step <= done:
+            continue
+        last = step == total
+        say(f"{variant} seed {seed}: training to step {step}/{total}")
+        train_cfg = PretrainConfig(
+            shards=cfg.variants[variant],
+            out=str(train_dir),
+            init=init[0],
+            keep_layers=None,
+            tokens=cfg.tokens,
+            batch_size=cfg.batch_size,
+            block_size=cfg.block_size,
+            lr=cfg.lr,
+            seed=seed,
+            device=cfg.device,
+            dtype=cfg.dtype,
+            compile=cfg.compile,
+            eval_interval=points[0],
+            eval_batches=cfg.eval_batches,
+            teacher=cfg.teacher,
+            kd=cfg.kd,
+            stop_after=None if last else step,
+            resume=done > 0,
+            quiet=True,
+        )
+        start = time.perf_counter()
+        with contextlib.redirect_stdout(io.StringIO()):  # its own summary lines: ours suffice
+            pretrain(train_cfg)
+        record["train_seconds"] += time.perf_counter() - start
+        start = time.perf_counter()
+        # The final model is saved in train_dir; a stopped run's in its checkpoint (both are
+        # from_pretrained directories).
+        model_dir = train_dir if last else train_dir / "checkpoint"
+        scores = _score(model_dir, ids, cfg.block_size, stride, device)
+        record["eval_seconds"] += time.perf_counter() - start
+        record["points"].append(
+            {"step": step, "tokens": step * tokens_per_step, **_ppl_fields(scores)}
+        )
+        done = step
+        record["finished"] = last
+        _write_json(record_path, record)
+    record["log"] = str(train_dir / "log.jsonl")
+    record["reused"] = False
+    _write_json(record_path, record)
+    shutil.rmtree(train_dir / "checkpoint", ignore_errors=True)  # the final model stays
+    return record
+
+
+def _ppl_fields(scores: dict[str, float]) -> dict[str, float]:
+    return {f"{name}_ppl": value for name, value in scores.items()}
+
+
+def _write_json(path: Path, data: Any) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def safe_name(variant: str) -> str:
+    """A directory name for a variant (``-minhash_dedup`` -> ``minus-minhash_dedup``)."""
+    name = variant.replace("-", "minus-", 1) if variant.startswith("-") else variant
+    return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
+
+
+def run_key(
+    cfg: AblationConfig, data: dict[str, Any], variant: str, init_sha: str, eval_sha: str
+) -> str:
+    """What must be equal for a finished run to be reused: data, init and every setting."""
+    settings = {
+        k: v
+        for k, v in asdict(cfg).items()
+        if k
+        not in (
+            "variants",
+            "out",
+            "seeds",
+            "comparisons",
+            "docs",
+            "extra",
+            "quiet",
+            "device",
+            "compile",
+            "heldout",
+            "eval_text",
+        )
+    }
+    blob = json.dumps(
+        {
+            "version": RECORD_VERSION,
+            "data": data["variants"][variant],
+            "tokenizer": data["tokenizer_sha256"],
+            "init": init_sha,
+            "eval": eval_sha,
+            "settings": settings,
+        },
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+# -- statistics ---------------------------------------------------------------------------------
+
+
+def compare(
+    comparison: Comparison, runs: dict[str, dict[int, dict[str, Any]]], seeds: tuple[int, ...]
+) -> dict[str, Any]:
+    """Paired per-seed differences of eval log-perplexity and a verdict in plain words.
+
+    The difference for seed k is ``ln ppl(with, k) - ln ppl(without, k)`` (nats per token;
+    negative: ``with`` is better), i.e. a ratio of perplexities. Seed noise is the larger of
+    the two variants' ranges of ln ppl over seeds. A verdict of "helps" or "hurts" needs every
+    seed to agree on the sign and the mean difference to exceed that noise; anything less is
+    "too close to call", with the budget at which a straight-line fit of the mean difference
+    against ln(tokens) along the learning curves would reach the noise (if it trends that way).
+    """
+    a, b = comparison.without, comparison.with_
+    final_a = [runs[a][s]["points"][-1]["eval_ppl"] for s in seeds]
+    final_b = [runs[b][s]["points"][-1]["eval_ppl"] for s in seeds]
+    diffs = [math.log(pb) - math.log(pa) for pa, pb in zip(final_a, final_b, strict=True)]
+    mean = sum(diffs) / len(diffs)
+    noise = max(
+        max(map(math.log, final_a)) - min(map(math.log, final_a)),
+        max(map(math.log, final_b)) - min(map(math.log, final_b)),
+    )
+    result: dict[str, Any] = {
+        "label": comparison.label,
+        "without": a,
+        "with": b,
+        "per_seed_log_ppl_diff": diffs,
+        "per_seed_ppl_change": [math.exp(d) - 1 for d in diffs],
+        "mean_log_ppl_diff": mean,
+        "min_log_ppl_diff": min(diffs),
+        "max_log_ppl_diff": max(diffs),
+        "mean_ppl_change": math.exp(mean) - 1,
+        "seed_noise_log_ppl": noise,
+    }
+    # Mean paired difference along the learning curve (steps every run shares).
+    steps = [p["step"] for p in runs[a][seeds[0]]["points"] if p["step"] > 0]
+    curve = []
+    for i, step in enumerate(steps, start=1):
+        d = [
+            math.log(runs[b][s]["points"][i]["eval_ppl"])
+            - math.log(runs[a][s]["points"][i]["eval_ppl"])
+            for s in seeds
+        ]
+        curve.append(
+            {
+                "step": step,
+                "tokens": runs[a][seeds[0]]["points"][i]["tokens"],
+                "mean_log_ppl_diff": sum(d) / len(d),
+            }
+        )
+    result["curve"] = curve
+    same_sign = all(d < 0 for d in diffs) or all(d > 0 for d in diffs)
+    if len(seeds) < 2:
+        result["verdict"] = "untested"
+        result["explanation"] = (
+            "one seed gives no estimate of seed noise; run with --seeds 2 or more"
+        )
+    elif same_sign and abs(mean) > noise:
+        result["verdict"] = "helps" if mean < 0 else "hurts"
+        result["explanation"] = (
+            f"every seed agrees and the mean change ({100 * (math.exp(mean) - 1):+.1f}% eval "
+            f"perplexity) exceeds the seed spread ({100 * (math.exp(noise) - 1):.1f}%)"
+        )
+    else:
+        result["verdict"] = "too close to call"
+        needed = extrapolate_budget(curve, noise)
+        result["tokens_needed"] = needed
+        tail = (
+            f"; a straight-line trend in ln(tokens) reaches it near {needed:,.0f} tokens"
+            if needed
+            else "; the learning curves show no trend toward a larger difference"
+        )
+        result["explanation"] = (
+            f"the mean change ({100 * (math.exp(mean) - 1):+.1f}% eval perplexity) is within "
+            f"the seed spread ({100 * (math.exp(noise) - 1):.1f}%)"
+            + ("" if same_sign else " and the seeds disagree on its sign")
+            + " at this budget"
+            + tail
+        )
+    return result
+
+
+def extrapolate_budget(curve: list[dict[str, Any]], noise: float) -> float | None:
+    """Tokens at which a least-squares line d = a + b ln(t) through the curve reaches ±noise.
+
+    None when there are fewer than two points, the trend is flat or it heads toward zero
+    (then more tokens would not separate the variants by this simple model).
+    """
+    points = [(math.log(p["tokens"]), p["mean_log_ppl_diff"]) for p in curve if p["tokens"] > 0]
+    if len(points) < 2 or noise <= 0:
+        return None
+    xs, ys = zip(*points, strict=True)
+    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+    sxx = sum((x - mx) ** 2 for x in xs)
+    if sxx == 0:
+        return None
+    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
+    intercept = my - slope * mx
+    last_x, last_y = xs[-1], intercept + slope * xs[-1]
+    if slope == 0 or (last_y != 0 and (slope > 0) != (last_y > 0)):
+        return None
+    target = noise if slope > 0 else -noise
+    x = (target - intercept) / slope
+    if x <= last_x or x > last_x + math.log(1e4):  # beyond 10,000x the budget says nothing
+        return None
+    return math.exp(x)
+
+
+def summarise(
+    cfg: AblationConfig,
+    data: dict[str, Any],
+    runs: dict[str, dict[int, dict[str, Any]]],
+    inits: dict[int, tuple[str, str]],
+) -> dict[str, Any]:
+    """The ablation.json document (CONTRACT.md fields first, then the details)."""
+    seeds = tuple(cfg.seeds)
+    variants: dict[str, Any] = {}
+    for name in cfg.variants:
+        finals = [runs[name][s]["points"][-1] for s in seeds]
+        ppl = [p["eval_ppl"] for p in finals]
+        mean = sum(ppl) / len(ppl)
+        std = math.sqrt(sum((x - mean) ** 2 for x in ppl) / (len(ppl) - 1)) if len(ppl) > 1 else 0.0
+        manifest = data["variants"][name]["manifest"]
+        docs = (cfg.docs or {}).get(name, manifest["train_docs"] + manifest["val_docs"])
+        variants[name] = {
+            "docs": docs,
+            "train_tokens": manifest["train_tokens"],
+            "eval_ppl": ppl,
+            "eval_ppl_mean": mean,
+            "eval_ppl_std": std,
+            "seconds": sum(
+                runs[name][s]["train_seconds"] + runs[name][s]["eval_seconds"] for s in seeds
+            ),
+            "heldout_ppl": [p.get("heldout_ppl") for p in finals],
+            "epochs": runs[name][seeds[0]]["tokens"] / max(1, manifest["train_tokens"]),
+            "shards": data["variants"][name]["shards"],
+            "runs": {
+                str(s): {
+                    "dir": str(Path(cfg.out) / "runs" / safe_name(name) / f"seed-{s}"),
+                    "init_sha256": runs[name][s]["init_sha256"],
+                    "train_seconds": runs[name][s]["train_seconds"],
+                    "eval_seconds": runs[name][s]["eval_seconds"],
+                    "reused": runs[name][s].get("reused", False),
+                    "points": runs[name][s]["points"],
+                }
+                for s in seeds
+            },
+        }
+    comparisons = cfg.comparisons or [
+        Comparison(
+            label=f"{name} vs {next(iter(cfg.variants))}",
+            without=next(iter(cfg.variants)),
+            with_=name,
+        )
+        for name in list(cfg.variants)[1:]
+    ]
+    first_run = runs[next(iter(cfg.variants))][seeds[0]]
+    return {
+        "eval": str(cfg.eval_text),
+        "tokens_per_run": first_run["tokens"],
+        "seeds": list(seeds),
+        "variants": variants,
+        "comparisons": [compare(c, runs, seeds) for c in comparisons],
+        "settings": {
+            "model": cfg.model or ("tiny" if cfg.init == "scratch" else None),
+            "init": cfg.init,
+            "keep_layers": cfg.keep_layers,
+            "teacher": cfg.teacher,
+            "kd": cfg.kd,
+            "steps": first_run["steps"],
+            "batch_size": cfg.batch_size,
+            "block_size": cfg.block_size,
+            "lr": cfg.lr,
+            "dtype": cfg.dtype,
+            "eval_tokens": cfg.eval_tokens,
+            "eval_stride": cfg.eval_stride or max(1, cfg.block_size // 2),
+            "heldout": cfg.heldout,
+            "curve_points": cfg.curve_points,
+        },
+        "tokenizer": data["tokenizer"],
+        "tokenizer_sha256": data["tokenizer_sha256"],
+        "init_sha256": {str(s): inits[s][1] for s in seeds},
+        **cfg.extra,
+    }
+
+
+# -- the whole ablation ----------------------------------------------------------------------------
+
+
+def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
+    """Train and score every (variant, seed), write ablation.json/.md/.html; return the JSON."""
+    from trainer.ablation_report import write_ablation_report
+
+    def say(message: str) -> None:
+        if not cfg.quiet:
+            print(message, flush=True)
+
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()  # per-file save/load bars would drown the run's lines
+    data = check_variants(cfg)
+    for c in cfg.comparisons or []:
+        for name in (c.without, c.with_):
+            if name not in cfg.variants:
+                raise TrainerError(f"comparison {c.label}: no variant named {name!r}")
+    heldout = cfg.heldout or next(iter(cfg.variants.values()))
+    if cfg.heldout is None:
+        cfg.heldout = heldout
+    tokenizer = Path(data["tokenizer"])
+    ids = {
+        "eval": eval_ids(tokenizer, Path(cfg.eval_text), cfg.eval_tokens),
+        "heldout": heldout_ids(heldout, cfg.eval_tokens),
+    }
+    eval_sha = hashlib.sha256(ids["eval"].tobytes() + b"|" + ids["heldout"].tobytes()).hexdigest()
+    first = data["variants"][next(iter(cfg.variants))]["manifest"]
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    inits = build_inits(cfg, first["vocab_size"], first["eos_id"])
+    runs: dict[str, dict[int, dict[str, Any]]] = {}
+    for seed in cfg.seeds:  # seed-major: an early stop still leaves complete pairs
+        for name in cfg.variants:
+            key = run_key(cfg, data, name, inits[seed][1], eval_sha)
+            runs.setdefault(name, {})[seed] = run_one(cfg, name, seed, inits[seed], key, ids, say)
+    result = summarise(cfg, data, runs, inits)
+    _write_json(out / "ablation.json", result)
+    write_ablation_report(out, result)
+    say(f"ablation: {out / 'ablation.json'}, {out / 'ablation.md'}, {out / 'ablation.html'}")
+    return result

@@ -1,0 +1,345 @@
+"""ablation.md and ablation.html: what an ablation found, in tables, plots and plain words.
+
+The HTML is one self-contained file (plots embedded as PNG data URIs) so it can be mailed or
+opened from an artifact store; the Markdown links the same PNGs written beside it. Both lead
+with the verdicts, then the numbers behind them, then the settings that make runs comparable.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+# Figure without pyplot renders with Agg and never touches a display (see trainer/plot.py).
+from matplotlib.figure import Figure
+
+VERDICT_WORDS = {
+    "helps": "helps",
+    "hurts": "hurts",
+    "too close to call": "too close to call at this budget",
+    "untested": "untested (one seed)",
+}
+
+
+def _colors(names: list[str]) -> dict[str, str]:
+    palette = [
+        "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+        "#7f7f7f", "#bcbd22", "#17becf",
+    ]  # fmt: skip
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+
+
+def plot_curves(result: dict[str, Any], path: Path) -> Path:
+    """Eval perplexity against training tokens: one line per variant and seed (log scale)."""
+    names = list(result["variants"])
+    colors = _colors(names)
+    fig = Figure(figsize=(8, 4.8), dpi=100)
+    ax = fig.add_subplot()
+    for name in names:
+        for i, run in enumerate(result["variants"][name]["runs"].values()):
+            points = [p for p in run["points"] if p["tokens"] > 0]
+            ax.plot(
+                [p["tokens"] for p in points],
+                [p["eval_ppl"] for p in points],
+                color=colors[name],
+                marker="o",
+                markersize=3,
+                linewidth=1.5,
+                alpha=0.9 if i == 0 else 0.55,
+                linestyle="-" if i == 0 else "--",
+                label=name if i == 0 else None,
+            )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("training tokens")
+    ax.set_ylabel("eval perplexity")
+    ax.set_title("Learning curves on the evaluation text (solid: first seed, dashed: others)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def plot_bars(result: dict[str, Any], path: Path) -> Path:
+    """Final eval perplexity per variant: bar at the mean, whiskers min..max, a dot per seed."""
+    names = list(result["variants"])
+    colors = _colors(names)
+    fig = Figure(figsize=(max(5, 1.1 * len(names) + 2), 4.5), dpi=100)
+    ax = fig.add_subplot()
+    for x, name in enumerate(names):
+        v = result["variants"][name]
+        ppl = v["eval_ppl"]
+        ax.bar(x, v["eval_ppl_mean"], color=colors[name], alpha=0.75, width=0.6)
+        ax.errorbar(
+            x,
+            v["eval_ppl_mean"],
+            yerr=[[v["eval_ppl_mean"] - min(ppl)], [max(ppl) - v["eval_ppl_mean"]]],
+            color="black",
+            capsize=6,
+        )
+        ax.scatter([x] * len(ppl), ppl, color="black", s=14, zorder=3)
+    ax.set_xticks(
+        range(len(names)),
+        names,
+        rotation=30 if len(names) > 4 else 0,
+        ha="right" if len(names) > 4 else "center",
+    )
+    ax.set_ylabel("eval perplexity (lower is better)")
+    ax.set_title(
+        f"Eval perplexity after {result['tokens_per_run']:,} tokens (whiskers: seed range)"
+    )
+    ax.grid(True, axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def _train_log(run_dir: str) -> list[dict[str, Any]]:
+    path = Path(run_dir) / "train" / "log.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def plot_losses(result: dict[str, Any], path: Path) -> Path:
+    """Training loss (and each variant's own validation loss) against tokens, first seed."""
+    names = list(result["variants"])
+    colors = _colors(names)
+    fig = Figure(figsize=(8, 4.8), dpi=100)
+    ax = fig.add_subplot()
+    for name in names:
+        runs = result["variants"][name]["runs"]
+        log = _train_log(next(iter(runs.values()))["dir"])
+        train = [(r["tokens"], r["loss"]) for r in log if r.get("tokens")]
+        val = [(r["tokens"], r["val_loss"]) for r in log if r.get("tokens") and "val_loss" in r]
+        if train:
+            ax.plot(
+                *zip(*train, strict=True),
+                color=colors[name],
+                linewidth=1,
+                alpha=0.8,
+                label=f"{name} train",
+            )
+        if val:
+            ax.plot(
+                *zip(*val, strict=True),
+                color=colors[name],
+                linewidth=1.5,
+                linestyle=":",
+                marker="s",
+                markersize=3,
+                label=f"{name} own val",
+            )
+    ax.set_xlabel("training tokens")
+    ax.set_ylabel("cross-entropy (nats/token)")
+    ax.set_title("Training loss per variant (first seed); each on its own data")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def _fmt_ppl(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return "-"
+    return f"{x:,.1f}" if x < 1000 else f"{x:,.0f}"
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:+.1f}%"
+
+
+def _verdict_line(c: dict[str, Any]) -> str:
+    words = VERDICT_WORDS.get(c["verdict"], c["verdict"])
+    return f"**{c['label']}** ({c['with']} vs {c['without']}): {words}: {c['explanation']}."
+
+
+def tables(result: dict[str, Any]) -> dict[str, list[list[str]]]:
+    """Every table of the report as rows of strings (first row: header)."""
+    seeds = result["seeds"]
+    variants = [
+        [
+            "variant", "documents", "train tokens", "epochs", "eval ppl (mean ± std)",
+            *[f"seed {s}" for s in seeds], "held-out ppl (mean)", "seconds",
+        ]
+    ]  # fmt: skip
+    for name, v in result["variants"].items():
+        held = [x for x in v["heldout_ppl"] if x is not None]
+        variants.append(
+            [
+                name,
+                f"{v['docs']:,}",
+                f"{v['train_tokens']:,}",
+                f"{v['epochs']:.2f}",
+                f"{_fmt_ppl(v['eval_ppl_mean'])} ± {_fmt_ppl(v['eval_ppl_std'])}",
+                *[_fmt_ppl(x) for x in v["eval_ppl"]],
+                _fmt_ppl(sum(held) / len(held)) if held else "-",
+                f"{v['seconds']:.0f}",
+            ]
+        )
+    comparisons = [
+        [
+            "what", "with vs without", "per-seed change", "mean change", "seed spread",
+            "verdict",
+        ]
+    ]  # fmt: skip
+    for c in result["comparisons"]:
+        comparisons.append(
+            [
+                c["label"],
+                f"{c['with']} vs {c['without']}",
+                ", ".join(_pct(x) for x in c["per_seed_ppl_change"]),
+                _pct(c["mean_ppl_change"]),
+                f"{100 * (math.exp(c['seed_noise_log_ppl']) - 1):.1f}%",
+                VERDICT_WORDS.get(c["verdict"], c["verdict"]),
+            ]
+        )
+    names = list(result["variants"])
+    first = result["variants"][names[0]]["runs"]
+    tokens = [p["tokens"] for p in next(iter(first.values()))["points"]]
+    curve = [["tokens", *names]]
+    for i, t in enumerate(tokens):
+        row = [f"{t:,}"]
+        for name in names:
+            values = [
+                run["points"][i]["eval_ppl"] for run in result["variants"][name]["runs"].values()
+            ]
+            row.append(_fmt_ppl(sum(values) / len(values)))
+        curve.append(row)
+    s = result["settings"]
+    settings = [
+        ["setting", "value"],
+        ["tokens per run", f"{result['tokens_per_run']:,} ({s['steps']} steps of "
+         f"{s['batch_size']} x {s['block_size']})"],
+        ["seeds (paired)", ", ".join(map(str, seeds))],
+        ["initialisation", s["init"] + (f", blocks {s['keep_layers']}" if s["keep_layers"] else "")
+         + (f", model {s['model']}" if s["model"] else "")],
+        ["distillation", f"{s['kd'] or 'vanilla'} from {s['teacher']}" if s["teacher"] else "none"],
+        ["learning rate", f"{s['lr']:g} (cosine, 10% warmup)"],
+        ["precision", s["dtype"]],
+        ["evaluation text", f"{result['eval']} (first {s['eval_tokens'] or 'all'} tokens, "
+         f"windows of {s['block_size']}, stride {s['eval_stride']})"],
+        ["shared held-out slice", f"val split of {s['heldout']}"],
+        ["tokenizer", f"{result['tokenizer']} (sha256 {result['tokenizer_sha256'][:12]})"],
+        ["initial weights", ", ".join(f"seed {k}: {v[:12]}"
+                                      for k, v in result["init_sha256"].items())],
+    ]  # fmt: skip
+    return {"variants": variants, "comparisons": comparisons, "curve": curve, "settings": settings}
+
+
+def _md_table(rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
+    lines += ["| " + " | ".join(r) + " |" for r in rows[1:]]
+    return "\n".join(lines)
+
+
+INTRO = (
+    "Each variant's data trained one model per seed from the same initial weights, with the "
+    "same tokenizer, token budget and schedule; seed k gives every variant the same "
+    "initialisation and the same random batch positions. A difference counts only when every "
+    "seed agrees on its sign and its mean exceeds the spread between seeds; otherwise it is "
+    "reported as too close to call."
+)
+
+
+def write_ablation_report(out: Path, result: dict[str, Any]) -> Path:
+    """Write ablation.md, ablation.html and the three PNGs into ``out``; return the .md path."""
+    images = {
+        "curves": plot_curves(result, out / "ablation_curves.png"),
+        "bars": plot_bars(result, out / "ablation_ppl.png"),
+        "losses": plot_losses(result, out / "ablation_loss.png"),
+    }
+    t = tables(result)
+    verdicts = [_verdict_line(c) for c in result["comparisons"]]
+    md = [
+        "# Ablation: what the cleaning is worth",
+        "",
+        INTRO,
+        "",
+        "## Verdicts",
+        "",
+        *[f"- {v}" for v in verdicts],
+        "",
+        "## Eval perplexity per variant",
+        "",
+        _md_table(t["variants"]),
+        "",
+        "![eval perplexity per variant](ablation_ppl.png)",
+        "",
+        "## Paired differences (with minus without, per seed)",
+        "",
+        _md_table(t["comparisons"]),
+        "",
+        "## Learning curves (mean eval perplexity over seeds)",
+        "",
+        _md_table(t["curve"]),
+        "",
+        "![learning curves](ablation_curves.png)",
+        "",
+        "![training loss](ablation_loss.png)",
+        "",
+        "## Settings",
+        "",
+        _md_table(t["settings"]),
+        "",
+    ]
+    md_path = out / "ablation.md"
+    md_path.write_text("\n".join(md), encoding="utf-8")
+
+    def table(rows: list[list[str]]) -> str:
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in rows[0])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in r) + "</tr>" for r in rows[1:]
+        )
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def image(name: str, alt: str) -> str:
+        data = base64.b64encode(images[name].read_bytes()).decode("ascii")
+        return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+    def verdict_html(c: dict[str, Any]) -> str:
+        words = VERDICT_WORDS.get(c["verdict"], c["verdict"])
+        css = c["verdict"].replace(" ", "-")
+        return (
+            f"<li><b>{html.escape(c['label'])}</b> ({html.escape(c['with'])} vs "
+            f'{html.escape(c["without"])}): <span class="{css}">{html.escape(words)}</span>: '
+            f"{html.escape(c['explanation'])}.</li>"
+        )
+
+    page = f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Ablation report</title>
+<style>
+body {{ font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em;
+       color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }}
+th:first-child, td:first-child {{ text-align: left; }}
+img {{ max-width: 100%; display: block; margin: 1em 0; }}
+.helps {{ color: #1a7f37; font-weight: bold; }} .hurts {{ color: #c62828; font-weight: bold; }}
+.too-close-to-call, .untested {{ color: #8a6d00; font-weight: bold; }}
+</style></head><body>
+<h1>Ablation: what the cleaning is worth</h1>
+<p>{html.escape(INTRO)}</p>
+<h2>Verdicts</h2>
+<ul>{"".join(verdict_html(c) for c in result["comparisons"])}</ul>
+<h2>Eval perplexity per variant</h2>
+{table(t["variants"])}
+{image("bars", "eval perplexity per variant")}
+<h2>Paired differences (with minus without, per seed)</h2>
+{table(t["comparisons"])}
+<h2>Learning curves</h2>
+{table(t["curve"])}
+{image("curves", "learning curves")}
+{image("losses", "training loss")}
+<h2>Settings</h2>
+{table(t["settings"])}
+</body></html>
+"""
+    (out / "ablation.html").write_text(page, encoding="utf-8")
+    return md_path
