@@ -9,7 +9,8 @@ Runs corpusclean's ``gopher_quality``, ``gopher_repetition``, ``c4_quality`` and
 them) and datatrove's ``GopherQualityFilter``, ``GopherRepetitionFilter``, ``C4QualityFilter``
 and ``FineWebQualityFilter`` in a separate virtual environment that this script creates under
 the cache folder (``$XDG_CACHE_HOME/corpusclean/bench-datatrove``, ``pip install
-"datatrove[processing]" spacy pyarrow``; datatrove is never a dependency of corpusclean). Each
+"datatrove[processing]" spacy pyarrow orjson aiohttp``; datatrove is never a dependency of
+corpusclean). Each
 filter sees every document (they are not chained) and is timed on its own.
 
 Prints, per rule: documents/s, MB/s (UTF-8 text), peak resident memory while the rule ran, the
@@ -140,19 +141,25 @@ def cache_dir() -> Path:
     return base / "corpusclean" / "bench-datatrove"
 
 
+#: What the datatrove environment holds: datatrove's filters and their word splitter (spaCy),
+#: pyarrow for this script's worker; for filter_chain.py, orjson (datatrove's JsonlReader) and
+#: aiohttp (fsspec's HTTP file system, which datatrove needs to name its language model's file).
+DATATROVE_PACKAGES = ["datatrove[processing]", "spacy", "pyarrow", "orjson", "aiohttp"]
+#: Marker contents: the package list it was built with, so that a new package is added once.
+_MARKER = "ok " + " ".join(DATATROVE_PACKAGES) + "\n"
+
+
 def ensure_venv(path: Path) -> Path:
     """A virtual environment with datatrove and spaCy (created once, then reused)."""
     python = path / "bin" / "python"
     marker = path / ".ready"
-    if marker.exists():
+    if marker.exists() and marker.read_text() == _MARKER:
         return python
-    print(f"creating the datatrove environment in {path} (once) ...", file=sys.stderr)
-    venv.EnvBuilder(with_pip=True, clear=True).create(path)
-    subprocess.run(
-        [str(python), "-m", "pip", "install", "-q", "datatrove[processing]", "spacy", "pyarrow"],
-        check=True,
-    )
-    marker.write_text("ok\n")
+    if not python.exists():
+        print(f"creating the datatrove environment in {path} (once) ...", file=sys.stderr)
+        venv.EnvBuilder(with_pip=True, clear=True).create(path)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *DATATROVE_PACKAGES], check=True)
+    marker.write_text(_MARKER)
     return python
 
 

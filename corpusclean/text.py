@@ -200,6 +200,35 @@ def words(text: pl.Expr) -> pl.Expr:
     return _split_infixes(text).str.extract_all(_WORD)
 
 
+class _WordMemo:
+    """The words of the last batch's texts, kept for the next step of the same worker.
+
+    Splitting words is most of the cost of ``gopher_repetition`` and ``gopher_quality``, and
+    in a rules file they usually follow each other on the same batch (the second seeing the
+    first's survivors). Keyed by the full text, so a text rewritten in between (``c4_quality``)
+    is split again: the result is always :func:`words` of the text. Holds one batch.
+    """
+
+    frame: pl.DataFrame | None = None
+
+
+def word_lists(texts: pl.Series) -> pl.Series:
+    """:func:`words` of each text, reusing the previous call's where the text is the same."""
+    frame = pl.DataFrame({"text": texts})
+    known = _WordMemo.frame
+    if known is not None:
+        frame = frame.join(known, on="text", how="left", maintain_order="left")
+        missing = pl.col("words").is_null()
+        if frame.select(missing.any()).item():
+            frame = frame.with_row_index("_row")
+            new = frame.filter(missing).with_columns(words(pl.col("text")).alias("words"))
+            frame = pl.concat([frame.filter(~missing), new]).sort("_row").drop("_row")
+    else:
+        frame = frame.with_columns(words(pl.col("text")).alias("words"))
+    _WordMemo.frame = frame.unique("text", keep="first", maintain_order=False)
+    return frame.get_column("words").alias(texts.name)
+
+
 def word_count(text: pl.Expr) -> pl.Expr:
     """Number of :func:`words` (without building the lists)."""
     return _split_infixes(text).str.count_matches(_WORD).cast(pl.Int64)

@@ -289,3 +289,18 @@ def test_ngram_stats_equal_the_reference_scan() -> None:
         limit = 0.15 * chars[i]
         assert value >= exact
         assert (value > limit) == (exact > limit)
+
+
+def test_word_lists_reuses_only_identical_texts() -> None:
+    """The memo shared by the Gopher steps: always the words of the text it is given."""
+    from corpusclean import text as T
+
+    def direct(texts: list[str]) -> list[list[str]]:
+        frame = pl.DataFrame({"t": texts}, schema={"t": pl.String})
+        return frame.select(T.words(pl.col("t"))).to_series().to_list()
+
+    first = ["One two, three.", "The same text here.", "x", "The same text here."]
+    second = ["The same text here.", "A new text!", "", "One two, three."]
+    third = ["One two, three. (rewritten)", "The same text here."]
+    for texts in (first, second, third, []):
+        assert T.word_lists(pl.Series(texts, dtype=pl.String)).to_list() == direct(texts)

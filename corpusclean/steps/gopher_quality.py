@@ -113,9 +113,7 @@ class GopherQualityStep(Step):
         is_word = word.str.contains(T.NOT_SYMBOL)
         stop = sorted(set(opts.stop_words))
         # Per document: all words (punctuation included), non-symbol words and their length.
-        counts = batch.select(
-            T.words(text).alias("_w"),
-        ).select(
+        counts = pl.DataFrame({"_w": T.word_lists(batch.get_column("text"))}).select(
             pl.col("_w").list.len().cast(pl.Int64).alias("_tokens"),
             pl.col("_w").list.eval(is_word).list.sum().cast(pl.Int64).alias("_words"),
             pl.col("_w")

@@ -49,6 +49,7 @@ result equals datatrove's rules (tested against a plain-Python statement of them
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -129,18 +130,36 @@ def _duplicates(items: pl.DataFrame, n_docs: int, prefix: str) -> pl.DataFrame:
     )
 
 
-def _scan_repeats(grams: list[int], chars: list[int], n: int) -> int:
-    """datatrove's ``find_all_duplicate`` on n-gram hashes: the exact left-to-right scan."""
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """splitmix64's finaliser (Steele, Lea & Flood 2014), element-wise on uint64 arrays."""
+    with np.errstate(over="ignore"):
+        z = x + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
+
+
+def _scan_repeats(pos: list[int], keys: list[int], chars: list[int], n: int) -> int:
+    """datatrove's ``find_all_duplicate`` over one document's n-grams, left to right.
+
+    Given only the positions of n-grams that occur more than once (in order): the others are
+    remembered by datatrove's scan but can never be found again, so skipping them changes
+    nothing but where the scan stands, which ``pos`` tells.
+    """
     seen: set[int] = set()
-    repeated, idx, last = 0, 0, len(grams)
-    while idx < last:
-        gram = grams[idx]
-        if gram in seen:
-            repeated += chars[idx]
-            idx += n
+    repeated, idx = 0, 0
+    for p, key, size in zip(pos, keys, chars, strict=True):
+        if p < idx:  # inside the n words the scan jumped over
+            continue
+        if key in seen:
+            repeated += size
+            idx = p + n
         else:
-            seen.add(gram)
-            idx += 1
+            seen.add(key)
+            idx = p + 1
     return repeated
 
 
@@ -160,98 +179,113 @@ def ngram_stats(
     ``threshold x length``; elsewhere ``dup_{n}`` is the bound, which is then below the
     threshold too, so the decision is the same.
 
+    All documents at once, on flat arrays of the batch's words (numpy): an n-gram's key is a
+    64-bit hash of its document and words, built from the (n-1)-gram's key and one more word.
     Work shrinks with ``n``: an n-gram can occur twice only where both (n-1)-grams inside it
-    do, so counting only looks at those positions.
+    do, so each size only looks at the positions where the previous size repeated.
     """
     n_docs = len(word_lists)
     sizes = sorted(set(top) | set(dup))
-    out = pl.DataFrame({"doc": pl.int_range(n_docs, eager=True, dtype=pl.UInt32)})
     columns = [f"top_{n}" for n in top] + [f"dup_{n}" for n in dup]
-    if not sizes:
-        return out.select(pl.lit(0, dtype=pl.Int64).alias(c) for c in columns)
-    # One row per word, in document order: doc, pos, len, nw (words in the document), h (the
-    # word's hash) and key (the hash of document and word: the 1-gram).
-    long = (
-        pl.DataFrame({"w": word_lists})
-        .with_row_index("doc")
-        .with_columns(
-            pl.int_ranges(0, pl.col("w").list.len(), dtype=pl.Int32).alias("pos"),
-            pl.col("w").list.len().cast(pl.Int32).alias("nw"),
-        )
-        .explode("w", "pos")
-        .drop_nulls("w")
-        .select(
-            "doc",
-            "pos",
-            "nw",
-            pl.col("w").str.len_chars().cast(pl.Int64).alias("len"),
-            pl.col("w").hash(seed=0x5EED).alias("h"),
-        )
-        .with_columns(
-            pl.struct("doc", "h").hash(seed=1).alias("key"),
-            # The n words from position p hold cum[p+n-1] - cum[p-1] characters.
-            pl.col("len").cum_sum().alias("cum"),
-        )
-    )
-    long = long.with_columns(pl.col("key").is_duplicated().alias("multi"))
-    limit = pl.DataFrame({"doc": out["doc"], "limit": doc_chars.cast(pl.Float64)})
+    values = {c: np.zeros(n_docs, dtype=np.int64) for c in columns}
+    nw = word_lists.list.len().fill_null(0).to_numpy().astype(np.int64)
+    n_words = int(nw.sum())
+    if not sizes or n_words == 0:
+        return pl.DataFrame(values, schema=dict.fromkeys(columns, pl.Int64))
+    flat = word_lists.explode().drop_nulls()
+    start = np.zeros(n_docs + 1, dtype=np.int64)
+    np.cumsum(nw, out=start[1:])
+    doc = np.repeat(np.arange(n_docs, dtype=np.int64), nw)
+    pos = np.arange(n_words, dtype=np.int64) - start[doc]
+    size = flat.str.len_chars().to_numpy().astype(np.int64)
+    cum = np.cumsum(size)  # the n words from row r hold cum[r+n-1] - cum[r] + size[r] chars
+    word = flat.hash(seed=0x5EED).to_numpy()
+    key = _mix(word ^ _mix(doc.astype(np.uint64)))  # the 1-gram: a word in a document
+    limit = doc_chars.cast(pl.Float64).to_numpy()
+    rows = np.flatnonzero(pl.Series(key).is_duplicated().to_numpy())
+    keys = key[rows]
     for n in range(2, max(sizes) + 1):
-        valid = pl.col("pos") + n <= pl.col("nw")
-        long = long.with_columns(
-            pl.struct(pl.col("key").alias("a"), pl.col("h").shift(-(n - 1)).alias("b"))
-            .hash(seed=n)
-            .alias("key"),
-            valid.alias("valid"),
-            (pl.col("cum").shift(-(n - 1)) - pl.col("cum") + pl.col("len")).alias("chars"),
-            (valid & pl.col("multi") & pl.col("multi").shift(-1, fill_value=False)).alias("cand"),
-        )
-        # Only candidates can repeat; among them, count and flag later occurrences.
-        sub = (
-            long.with_row_index("row")
-            .filter("cand")
-            .select(
-                "row",
-                "doc",
-                "pos",
-                "key",
-                "chars",
-                pl.len().over("key").alias("count"),
-                (~pl.col("key").is_first_distinct()).alias("rep"),
-            )
-        )
-        rows = sub.get_column("row")
-        multi = pl.repeat(False, long.height, dtype=pl.Boolean, eager=True).alias("multi")
-        multi.scatter(rows.filter(sub.get_column("count") > 1), True)
-        rep = pl.repeat(False, long.height, dtype=pl.Boolean, eager=True).alias("rep")
-        rep.scatter(rows.filter(sub.get_column("rep")), True)
-        long = long.with_columns(multi, rep)
+        # candidates: the (n-1)-grams here and one word on both occur twice, n words fit
+        follows = np.zeros(len(rows), dtype=bool)
+        follows[:-1] = rows[1:] == rows[:-1] + 1
+        cand = follows & (pos[rows] + n <= nw[doc[rows]])
+        rows, keys = rows[cand], keys[cand]
+        last = rows + (n - 1)
+        with np.errstate(over="ignore"):
+            keys = _mix(keys * np.uint64(0x100000001B3) ^ word[last])
+        chars = cum[last] - cum[rows] + size[rows]
+        series = pl.Series(keys)
+        multi = series.is_duplicated().to_numpy()
         if n in top:
-            # datatrove: Counter.most_common(1): the highest count, first seen among ties; a
-            # document whose n-grams are all distinct takes its first n-gram, once.
-            best = (
-                sub.filter(pl.col("count") > 1)
-                .filter(pl.col("count") == pl.col("count").max().over("doc"))
-                .group_by("doc")
-                .agg(pl.col("chars").get(pl.col("pos").arg_min()), pl.col("count").first())
-            )
-            first = long.filter(pl.col("valid") & (pl.col("pos") == 0)).select(
-                "doc", "chars", pl.lit(1, dtype=pl.UInt32).alias("count")
-            )
-            best = pl.concat([best, first.join(best, on="doc", how="anti")])
-            out = out.join(
-                best.select(
-                    "doc", ((pl.col("chars") + (n - 1)) * pl.col("count")).alias(f"top_{n}")
-                ),
-                on="doc",
-                how="left",
-            )
+            values[f"top_{n}"] = _top(n, n_docs, doc, rows, keys, chars, multi, start, cum, size)
         if n in dup:
-            out = out.join(_repeated(long, n, dup[n], limit), on="doc", how="left")
-    return out.select(pl.col(c).fill_null(0).cast(pl.Int64) for c in columns)
+            repeat = ~series.is_first_distinct().to_numpy()
+            values[f"dup_{n}"] = _repeated(
+                n,
+                dup[n],
+                limit,
+                doc,
+                pos,
+                size,
+                rows[repeat],
+                rows[multi],
+                keys[multi],
+                chars[multi],
+            )
+        rows, keys = rows[multi], keys[multi]
+    return pl.DataFrame(values, schema=dict.fromkeys(columns, pl.Int64))
 
 
-def _repeated(long: pl.DataFrame, n: int, threshold: float, limit: pl.DataFrame) -> pl.DataFrame:
-    """``doc, dup_{n}``: datatrove's repeated n-gram characters (exact where it matters).
+def _top(
+    n: int,
+    n_docs: int,
+    doc: np.ndarray,
+    rows: np.ndarray,
+    keys: np.ndarray,
+    chars: np.ndarray,
+    multi: np.ndarray,
+    start: np.ndarray,
+    cum: np.ndarray,
+    size: np.ndarray,
+) -> np.ndarray:
+    """``count x (chars + n - 1)`` of each document's most frequent n-gram.
+
+    datatrove's ``Counter.most_common(1)``: the highest count, the first seen among ties; a
+    document whose n-grams are all distinct takes its first n-gram, once (0 below n words).
+    """
+    out = np.zeros(n_docs, dtype=np.int64)
+    fits = (start[1:] - start[:-1]) >= n
+    first = start[:-1][fits]
+    out[fits] = cum[first + n - 1] - cum[first] + size[first] + (n - 1)
+    if multi.any():
+        frame = pl.DataFrame(
+            {"doc": doc[rows[multi]], "row": rows[multi], "key": keys[multi], "chars": chars[multi]}
+        )
+        best = (
+            frame.with_columns(pl.len().over("key").alias("count"))
+            .filter(pl.col("count") == pl.col("count").max().over("doc"))
+            .group_by("doc")
+            .agg(pl.col("chars").get(pl.col("row").arg_min()), pl.col("count").first())
+        )
+        docs = best.get_column("doc").to_numpy()
+        count = best.get_column("count").to_numpy().astype(np.int64)
+        out[docs] = (best.get_column("chars").to_numpy() + (n - 1)) * count
+    return out
+
+
+def _repeated(
+    n: int,
+    threshold: float,
+    limit: np.ndarray,
+    doc: np.ndarray,
+    pos: np.ndarray,
+    size: np.ndarray,
+    repeats: np.ndarray,
+    multi_rows: np.ndarray,
+    multi_keys: np.ndarray,
+    multi_chars: np.ndarray,
+) -> np.ndarray:
+    """datatrove's repeated n-gram characters per document (exact where it matters).
 
     Vectorised bound: a word is covered when an n-gram that occurred earlier in the document
     covers it; the covered words' characters bound datatrove's count from above (its scan only
@@ -260,34 +294,22 @@ def _repeated(long: pl.DataFrame, n: int, threshold: float, limit: pl.DataFrame)
     depends on the previous ones (where it jumped, which n-grams it remembered): it has no
     closed form.
     """
-    # Positions past the last n-gram are never repeats, so the window cannot reach into the
-    # next document.
-    covered = pl.col("rep").cast(pl.Int8).rolling_max(n, min_samples=1) > 0
-    bound = (
-        long.group_by("doc")
-        .agg(pl.col("len").filter(covered).sum().alias(f"dup_{n}"))
-        .join(limit, on="doc", how="left")
-    )
-    over = bound.filter(pl.col(f"dup_{n}") > threshold * pl.col("limit"))
-    if over.height == 0:
-        return bound.select("doc", f"dup_{n}")
-    todo = (
-        long.join(over.select("doc"), on="doc", how="semi")
-        .filter("valid")
-        .group_by("doc", maintain_order=True)
-        .agg("key", "chars")
-    )
-    exact = pl.DataFrame(
-        {
-            "doc": todo["doc"],
-            f"dup_{n}": [
-                _scan_repeats(g, c, n)
-                for g, c in zip(todo["key"].to_list(), todo["chars"].to_list(), strict=True)
-            ],
-        },
-        schema={"doc": pl.UInt32, f"dup_{n}": pl.Int64},
-    )
-    return pl.concat([bound.join(exact, on="doc", how="anti").select("doc", f"dup_{n}"), exact])
+    n_docs = len(limit)
+    edges = np.zeros(len(doc) + 1, dtype=np.int64)
+    np.add.at(edges, repeats, 1)  # a repeat at r covers words r .. r+n-1, all in its document
+    np.add.at(edges, repeats + n, -1)
+    covered = np.cumsum(edges[:-1]) > 0
+    bound = np.bincount(doc[covered], weights=size[covered], minlength=n_docs).astype(np.int64)
+    over = np.flatnonzero(bound > threshold * limit)
+    if len(over) == 0:
+        return bound
+    owner = doc[multi_rows]
+    lo = np.searchsorted(owner, over, side="left")
+    hi = np.searchsorted(owner, over, side="right")
+    where, keys, chars = pos[multi_rows].tolist(), multi_keys.tolist(), multi_chars.tolist()
+    for d, a, b in zip(over.tolist(), lo.tolist(), hi.tolist(), strict=True):
+        bound[d] = _scan_repeats(where[a:b], keys[a:b], chars[a:b], n)
+    return bound
 
 
 class GopherRepetitionStep(Step):
@@ -326,7 +348,7 @@ class GopherRepetitionStep(Step):
         line_stats = _duplicates(lines, n_docs, "line")
         top = [n for n, f in opts.max_top_ngram_char_frac.items() if f is not None]
         dup = {n: f for n, f in opts.max_dup_ngram_char_frac.items() if f is not None}
-        grams = ngram_stats(batch.select(T.words(text)).to_series(), top, dup, chars)
+        grams = ngram_stats(T.word_lists(batch.get_column("text")), top, dup, chars)
         stats = pl.concat([paras, line_stats, grams], how="horizontal").with_columns(
             chars.alias("chars")
         )
