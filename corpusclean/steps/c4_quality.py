@@ -82,7 +82,9 @@ class C4QualityOptions(StepOptions):
         None, description="file of bad words/phrases, one a line; drop documents containing one"
     )
     keep_signals: bool = Field(
-        False, description="keep the c4_quality.* signal columns in the output"
+        False,
+        description="keep the signal columns in documents/: "
+        + ", ".join(f"c4_quality.{s}" for s in SIGNALS),
     )
 
     @field_validator("bad_words_path")
@@ -118,7 +120,7 @@ class C4QualityStep(Step):
         "Text-to-Text Transformer (JMLR 21), section 2.2 (C4); semantics of datatrove's "
         "C4QualityFilter"
     )
-    adds_columns = tuple(f"c4_quality.{s}" for s in SIGNALS)
+    signal_columns = tuple(f"c4_quality.{s}" for s in SIGNALS)
 
     def __init__(self, options: StepOptions) -> None:
         super().__init__(options)
@@ -241,7 +243,7 @@ class C4QualityStep(Step):
             pl.when(keep).then(pl.col("_clean")).otherwise(pl.col("text")).alias("text")
         ).drop("_lorem", "_curly", "_clean")
         if not opts.keep_signals:
-            batch = batch.drop(self.adds_columns)
+            batch = batch.drop(self.signal_columns)
         counters = T.rule_counters(reject)
         counters["lines_in"] = int(per_doc.get_column("lines").fill_null(0).sum())
         counters["lines_kept"] = int(per_doc.get_column("kept_lines").fill_null(0).sum())

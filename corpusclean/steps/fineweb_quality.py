@@ -52,7 +52,9 @@ class FineWebQualityOptions(StepOptions):
         0.3, ge=0, description="drop if there are more line breaks per word"
     )
     keep_signals: bool = Field(
-        False, description="keep the fineweb_quality.* signal columns in the output"
+        False,
+        description="keep the signal columns in documents/: "
+        + ", ".join(f"fineweb_quality.{s}" for s in SIGNALS),
     )
 
 
@@ -67,7 +69,7 @@ class FineWebQualityStep(Step):
         "Penedo et al. 2024, The FineWeb Datasets (arXiv:2406.17557), section 3.3; semantics "
         "of datatrove's FineWebQualityFilter"
     )
-    adds_columns = tuple(f"fineweb_quality.{s}" for s in SIGNALS)
+    signal_columns = tuple(f"fineweb_quality.{s}" for s in SIGNALS)
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
@@ -123,5 +125,5 @@ class FineWebQualityStep(Step):
         reject = first_failure(batch, [r for r in rules if r is not None])
         batch = batch.drop("_lines")
         if not opts.keep_signals:
-            batch = batch.drop(self.adds_columns)
+            batch = batch.drop(self.signal_columns)
         return StepResult(frame=batch, reject=reject, counters=T.rule_counters(reject))

@@ -74,7 +74,9 @@ class GopherQualityOptions(StepOptions):
         default_factory=lambda: list(STOP_WORDS), min_length=1, description="the stop words"
     )
     keep_signals: bool = Field(
-        False, description="keep the gopher_quality.* signal columns in the output"
+        False,
+        description="keep the signal columns in documents/: "
+        + ", ".join(f"gopher_quality.{s}" for s in SIGNALS),
     )
 
     @model_validator(mode="after")
@@ -102,7 +104,7 @@ class GopherQualityStep(Step):
         "Rae et al. 2021, Scaling Language Models: Methods, Analysis & Insights from Training "
         "Gopher (arXiv:2112.11446), appendix A.1.1; semantics of datatrove's GopherQualityFilter"
     )
-    adds_columns = tuple(f"gopher_quality.{s}" for s in SIGNALS)
+    signal_columns = tuple(f"gopher_quality.{s}" for s in SIGNALS)
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
@@ -166,5 +168,5 @@ class GopherQualityStep(Step):
         ]
         reject = first_failure(batch, [r for r in rules if r is not None])
         if not opts.keep_signals:
-            batch = batch.drop(self.adds_columns)
+            batch = batch.drop(self.signal_columns)
         return StepResult(frame=batch, reject=reject, counters=T.rule_counters(reject))

@@ -84,7 +84,11 @@ class GopherRepetitionOptions(StepOptions):
         "the defaults, a null value turns one off, null turns all off",
     )
     keep_signals: bool = Field(
-        False, description="keep the gopher_repetition.* signal columns in the output"
+        False,
+        description="keep the signal columns in documents/: gopher_repetition.dup_para_frac, "
+        "gopher_repetition.dup_para_char_frac, gopher_repetition.dup_line_frac, "
+        "gopher_repetition.dup_line_char_frac, and gopher_repetition.top_{n}_gram_char_frac "
+        "and gopher_repetition.dup_{n}_gram_char_frac for each n the two maps turn on",
     )
 
     @field_validator("max_top_ngram_char_frac", "max_dup_ngram_char_frac", mode="before")
@@ -325,7 +329,10 @@ class GopherRepetitionStep(Step):
         "Gopher (arXiv:2112.11446), appendix A.1.1, table A1; semantics of datatrove's "
         "GopherRepetitionFilter"
     )
-    adds_columns = tuple(f"gopher_repetition.{s}" for s in _signal_names(GopherRepetitionOptions()))
+    #: With the default n-gram maps; other maps give other top_{n}/dup_{n} columns.
+    signal_columns = tuple(
+        f"gopher_repetition.{s}" for s in _signal_names(GopherRepetitionOptions())
+    )
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options

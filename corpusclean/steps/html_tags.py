@@ -68,7 +68,7 @@ class HtmlTagsOptions(StepOptions):
         True, description="also drop documents with <!-- comments --> or <!DOCTYPE html>"
     )
     keep_signals: bool = Field(
-        False, description="keep the html_tags.tag column (first markup found) in the output"
+        False, description="keep the column html_tags.tag (the first markup found) in documents/"
     )
 
     @field_validator("tags")
@@ -90,7 +90,7 @@ class HtmlTagsStep(Step):
         "Li et al. 2021, A Short Study on Compressing Decoder-Based Language Models "
         "(arXiv:2110.08460): OpenWebText documents where an HTML parser found a tag were dropped"
     )
-    adds_columns = ("html_tags.tag",)
+    signal_columns = ("html_tags.tag",)
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
