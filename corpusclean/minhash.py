@@ -756,6 +756,18 @@ class ShingleHashes:
     def doc(self, i: int) -> np.ndarray:
         return self.hashes[self.offsets[i] : self.offsets[i + 1]]
 
+    def fingerprints(self) -> np.ndarray:
+        """A 64-bit fingerprint of each document's shingle-hash *sequence* (uint64).
+
+        Documents with the same normalised text have the same fingerprint, hence the same
+        shingle set (Jaccard 1.0); two different sequences share one with probability
+        ~2^-64 (the polynomial of :func:`fast_hash64` over the hash values + 1, then
+        ``fmix64``; empty documents get ``fmix64(0) = 0``). Verification uses it to skip
+        loading the shingles of identical documents (see ``minhash_dedup``).
+        """
+        offsets = np.asarray(self.offsets, dtype=np.int64)
+        return _fast_hash_ranges(np.asarray(self.hashes), offsets[:-1], offsets[1:])
+
 
 def shingle_hashes(
     texts: TextInput, *, ngram: int = 5, hash: Hash = "fast", bits: int = 32

@@ -109,3 +109,66 @@ def test_greedy_does_not_chain_but_union_find_does() -> None:
     assert minhash.union_find(3, (a, b)).tolist() == [0, 0, 0]
     star = greedy_survivors(4, np.array([0, 0, 0]), np.array([1, 2, 3]))
     assert star.tolist() == [0, 0, 0, 0]
+
+
+@pytest.fixture
+def copies(tmp_path: Path) -> list[Path]:
+    """Originals, exact copies (same text, new id), near copies at Jaccard ~0.9, a chain."""
+    rng = random.Random(11)
+    rows = []
+    for i in range(8):
+        base = _doc(rng, 200)
+        rows.append((f"orig{i}", " ".join(base)))
+        rows.append((f"exact{i}", " ".join(base)))
+        rows.append((f"near{i}", " ".join(_with_jaccard(base, 0.9, rng))))
+        rows.append((f"exact{i}b", " ".join(base)))
+    files = [tmp_path / "c1.jsonl", tmp_path / "c2.jsonl"]
+    half = len(rows) // 2
+    for path, chunk in zip(files, (rows[:half], rows[half:]), strict=True):
+        path.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in chunk))
+    return files
+
+
+@pytest.mark.parametrize("cluster", ["greedy", "union_find"])
+def test_verification_in_chunks_and_identical_texts(copies, tmp_path, monkeypatch, cluster):
+    """Exact copies are verified from their fingerprints (no shingles read); the decisions do
+    not depend on how many pairs are verified at once (the memory budget)."""
+    from corpusclean.steps import minhash_dedup
+
+    options = f"{{verify: true, cluster: {cluster}}}"
+    whole = _run(tmp_path, copies, options, 1, "whole")
+    stats = json.loads((whole / "stats.json").read_text())
+    counters = stats["steps"][0]["counters"]
+    assert counters["verified_identical"] >= 16  # two exact copies of each of 8 originals
+    rejected = pl.read_parquet(whole / "rejected" / "*.parquet").sort("id")
+    assert set(rejected["id"]) == {
+        f"{k}{i}{s}" for i in range(8) for k, s in (("exact", ""), ("near", ""), ("exact", "b"))
+    }
+    for row in rejected.iter_rows(named=True):
+        survivor = "orig" + row["id"].removeprefix("exact").removeprefix("near")[0]
+        assert row["detail"].startswith(f"near-duplicate of {survivor} (jaccard=")
+        if row["id"].startswith("exact"):
+            assert row["detail"].endswith("(jaccard=1.0)")
+    monkeypatch.setattr(minhash_dedup, "VERIFY_BUDGET", 150)  # about one document per chunk
+    chunked = _run(tmp_path, copies, options, 1, "chunked")
+    assert pl.read_parquet(chunked / "rejected" / "*.parquet").sort("id").equals(rejected)
+
+
+@pytest.mark.parametrize("verify", [True, False])
+def test_scan_spills_keys_not_texts(verify: bool) -> None:
+    """What the resolve reads: keys, counts and hashes (shingles only to verify, signatures
+    only to estimate), never the text."""
+    from corpusclean.steps.minhash_dedup import MinhashDedupOptions, MinhashDedupStep
+
+    step = MinhashDedupStep(MinhashDedupOptions(verify=verify))
+    texts = ["one two three four five six", "one two three four five six", "", "other words"]
+    batch = pl.DataFrame({"_doc": [0, 1, 2, 3], "id": ["a", "b", "c", "d"], "text": texts})
+    scan = step.scan(batch)
+    assert "text" not in scan.columns
+    expected = {"_doc", "id", "keys", "n_shingles"}
+    expected |= {"fingerprint", "shingles"} if verify else {"sig"}
+    assert set(scan.columns) == expected
+    assert scan["keys"].list.len().to_list() == [step._opts().lsh()[0]] * 4
+    if verify:
+        fp = scan["fingerprint"].to_list()
+        assert fp[0] == fp[1] and len(set(fp)) == 3

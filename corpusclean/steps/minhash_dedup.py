@@ -123,57 +123,79 @@ class MinhashDedupStep(CorpusStep):
         frame = batch.select("_doc", "id").with_columns(
             pl.Series("n_shingles", shingles.counts, dtype=pl.Int64),
             _list_column("keys", keys.ravel(), np.arange(n + 1) * bands),
-            _list_column("sig", sigs.ravel(), np.arange(n + 1) * opts.num_perm),
         )
-        if opts.verify:
-            frame = frame.with_columns(
-                _list_column("shingles", shingles.hashes, shingles.offsets.astype(np.int64))
+        if opts.verify:  # the true Jaccard needs the shingles; equal texts skip them
+            return frame.with_columns(
+                pl.Series("fingerprint", shingles.fingerprints(), dtype=pl.UInt64),
+                _list_column("shingles", shingles.hashes, shingles.offsets.astype(np.int64)),
             )
-        return frame
+        return frame.with_columns(  # the similarity reported is the signature estimate
+            _list_column("sig", sigs.ravel(), np.arange(n + 1) * opts.num_perm)
+        )
 
     def resolve(self, scan_parts: list[Path], state_dir: Path) -> dict[str, int]:
+        """Candidates from band collisions, optional verification, clusters, decisions.
+
+        Memory: the band table (documents x bands rows: what LSH must hold, MMDS ch. 3.4)
+        and, for the documents of candidate pairs only, their id, shingle count and
+        fingerprint (or signature without ``verify``). Texts are never read; shingles are
+        read per scan part, filtered to the documents a chunk of pairs needs, at most
+        ``VERIFY_BUDGET`` hashes at a time (:class:`_Verifier`).
+        """
         opts = self._opts()
         empty = pl.DataFrame(schema={"_doc": pl.Int64, "detail": pl.String})
         if not scan_parts:
             empty.write_parquet(state_dir / "decisions.parquet")
             return {"candidate_pairs": 0, "duplicates": 0}
-        scans = pl.scan_parquet(scan_parts)
         long = (
-            scans.filter(pl.col("n_shingles") > 0)  # wordless docs share the empty signature
+            pl.scan_parquet(scan_parts)
+            .filter(pl.col("n_shingles") > 0)  # wordless docs share the empty signature
             .select("_doc", "keys")
             .with_columns(pl.int_ranges(pl.col("keys").list.len()).alias("band"))
             .explode("keys", "band")
             .select(pl.col("_doc").alias("doc_index"), "band", pl.col("keys").alias("key"))
         )
         pairs = minhash.candidate_pairs(long)
+        del long
         counters = {"candidate_pairs": pairs.height}
         if pairs.height == 0:
             empty.write_parquet(state_dir / "decisions.parquet")
             return {**counters, "verified_pairs": 0, "duplicates": 0, "clusters": 0}
-        involved = np.unique(np.concatenate([pairs["a"].to_numpy(), pairs["b"].to_numpy()]))
-        payload_columns = ["_doc", "id", "sig"] + (["shingles"] if opts.verify else [])
-        payload = (
-            scans.select(payload_columns)
-            .filter(pl.col("_doc").is_in(pl.Series(involved).implode()))
-            .sort("_doc")
-            .collect()
-        )
+        pair_a = pairs["a"].to_numpy().astype(np.int64)
+        pair_b = pairs["b"].to_numpy().astype(np.int64)
+        del pairs
+        involved = _sorted_unique(np.concatenate([pair_a, pair_b]))
+        columns = ["_doc", "id", "n_shingles"] + (["fingerprint"] if opts.verify else ["sig"])
+        payload = _read_docs(scan_parts, involved, columns)
         docs = payload.get_column("_doc").to_numpy()
-        a = np.searchsorted(docs, pairs["a"].to_numpy())
-        b = np.searchsorted(docs, pairs["b"].to_numpy())
+        a = np.searchsorted(docs, pair_a)
+        b = np.searchsorted(docs, pair_b)
+        del pair_a, pair_b
+        verifier: _Verifier | None = None
+        jaccard = np.empty(0)
         if opts.verify:
-            shingles = self._shingles(payload)
-            similar = minhash.pair_jaccard(shingles, a, b) >= opts.threshold
-            a, b = a[similar], b[similar]
+            verifier = _Verifier(
+                scan_parts,
+                docs,
+                payload.get_column("fingerprint").to_numpy(),
+                payload.get_column("n_shingles").to_numpy(),
+            )
+            jaccard = verifier.jaccard(a, b)
+            similar = jaccard >= opts.threshold
+            a, b, jaccard = a[similar], b[similar], jaccard[similar]
             counters["verified_pairs"] = int(similar.sum())
+            counters["verified_identical"] = verifier.identical
         if opts.cluster == "union_find":
             roots = minhash.union_find(len(docs), (a, b))
         else:
             roots = greedy_survivors(len(docs), a, b)
         dup = np.flatnonzero(roots != np.arange(len(docs)))
         survivors = roots[dup]
-        if opts.verify:
-            similarity = minhash.pair_jaccard(shingles, survivors, dup)
+        if verifier is not None:
+            similarity = _edge_values(len(docs), a, b, jaccard, survivors, dup)
+            unknown = np.isnan(similarity)  # union_find: survivor and dup not a verified pair
+            if unknown.any():
+                similarity[unknown] = verifier.jaccard(survivors[unknown], dup[unknown])
         else:
             sig = np.stack(payload.get_column("sig").to_numpy())
             similarity = (sig[survivors] == sig[dup]).mean(axis=1)
@@ -195,13 +217,118 @@ class MinhashDedupStep(CorpusStep):
         )
         decisions.sort("_doc").write_parquet(state_dir / "decisions.parquet")
         counters["duplicates"] = decisions.height
-        counters["clusters"] = int(np.unique(survivors).size)
+        counters["clusters"] = int(_sorted_unique(survivors).size)
         return counters
 
-    @staticmethod
-    def _shingles(payload: pl.DataFrame) -> minhash.ShingleHashes:
-        column = payload.get_column("shingles")
+
+#: Most shingle hashes :class:`_Verifier` holds at once (uint32: 1 GiB); more are verified in
+#: chunks of pairs, each reading the scan parts again.
+VERIFY_BUDGET = 1 << 28
+
+
+def _sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique`` by sorting (numpy 2.x's hash-based ``unique`` is much slower on large
+    integer arrays)."""
+    values = np.sort(values)
+    return values[np.diff(values, prepend=values[:1] - 1) != 0] if len(values) else values
+
+
+def _read_docs(scan_parts: list[Path], docs: np.ndarray, columns: list[str]) -> pl.DataFrame:
+    """Rows of the sorted ``_doc`` numbers ``docs`` from the scan parts, sorted by ``_doc``.
+
+    One part at a time (the filter runs as each part is read), so the peak is one part's
+    columns plus the rows kept, never every document's.
+    """
+    wanted = pl.Series("_doc", docs, dtype=pl.Int64).implode()
+    frames = []
+    for part in scan_parts:
+        frame = pl.scan_parquet(part).select(columns).filter(pl.col("_doc").is_in(wanted)).collect()
+        if frame.height:
+            frames.append(frame)
+    if not frames:
+        return pl.DataFrame(schema=pl.scan_parquet(scan_parts[0]).select(columns).collect_schema())
+    return pl.concat(frames).sort("_doc")
+
+
+def _edge_values(
+    n: int, a: np.ndarray, b: np.ndarray, values: np.ndarray, left: np.ndarray, right: np.ndarray
+) -> np.ndarray:
+    """``values`` of the edges ``(left[i], right[i])`` among the edges ``(a, b)``; NaN where
+    there is no such edge."""
+    out = np.full(len(left), np.nan)
+    if len(a) == 0 or len(left) == 0:
+        return out
+    keys = a.astype(np.int64) * n + b
+    order = np.argsort(keys, kind="stable")
+    keys = keys[order]
+    wanted = left.astype(np.int64) * n + right
+    at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+    found = keys[at] == wanted
+    out[found] = values[order[at[found]]]
+    return out
+
+
+class _Verifier:
+    """Exact Jaccard of candidate pairs with bounded memory (the check LSH candidates need,
+    MMDS ch. 3.4; datasketch's MinHashLSH has none, datatrove neither).
+
+    * Documents with equal shingle-sequence fingerprints and shingle counts have the same
+      shingle set: Jaccard 1.0 without reading anything (exact copies, replicated pages).
+    * Every other document is represented by the first document with its fingerprint, so a
+      text present k times is read once.
+    * Pairs are taken in chunks whose documents hold at most ``VERIFY_BUDGET`` hashes; each
+      chunk reads the shingles of its documents from the scan parts, one part at a time, and
+      :func:`corpusclean.minhash.pair_jaccard` computes the exact similarities.
+    """
+
+    def __init__(
+        self, scan_parts: list[Path], docs: np.ndarray, fingerprint: np.ndarray, n: np.ndarray
+    ) -> None:
+        self.scan_parts = scan_parts
+        self.docs = docs
+        self.fingerprint = fingerprint
+        self.n = n.astype(np.int64)
+        # representative of each document: the first one with its (fingerprint, count)
+        order = np.lexsort((np.arange(len(docs)), self.n, fingerprint))
+        key_f, key_n = fingerprint[order], self.n[order]
+        new = np.ones(len(order), dtype=bool)
+        new[1:] = (key_f[1:] != key_f[:-1]) | (key_n[1:] != key_n[:-1])
+        self.rep = np.empty(len(docs), dtype=np.int64)
+        self.rep[order] = order[np.flatnonzero(new)][np.cumsum(new) - 1]
+        self.identical = 0
+        self.chunks = 0
+
+    def jaccard(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        out = np.ones(len(a), dtype=np.float64)
+        ra, rb = self.rep[a], self.rep[b]
+        todo = np.flatnonzero(ra != rb)
+        self.identical += len(a) - len(todo)
+        if len(todo) == 0:
+            return out
+        order = todo[np.lexsort((rb[todo], ra[todo]))]
+        first_of_a = np.ones(len(order), dtype=bool)
+        first_of_a[1:] = ra[order][1:] != ra[order][:-1]
+        cost = np.cumsum(self.n[rb[order]] + first_of_a * self.n[ra[order]])
+        start = 0
+        while start < len(order):
+            base = cost[start - 1] if start else 0
+            stop = max(int(np.searchsorted(cost, base + VERIFY_BUDGET, side="right")), start + 1)
+            chunk = order[start:stop]
+            out[chunk] = self._exact(ra[chunk], rb[chunk])
+            self.chunks += 1
+            start = stop
+        return out
+
+    def _exact(self, ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
+        needed = _sorted_unique(np.concatenate([ra, rb]))
+        rows = _read_docs(self.scan_parts, self.docs[needed], ["_doc", "shingles"])
+        column = rows.get_column("shingles")
         lengths = column.list.len().to_numpy().astype(np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
-        return minhash.ShingleHashes(column.explode().drop_nulls().to_numpy(), offsets)
+        hashes = column.explode().drop_nulls().to_numpy()
+        del rows, column
+        shingles = minhash.ShingleHashes(hashes, offsets)
+        return minhash.pair_jaccard(
+            shingles, np.searchsorted(needed, ra), np.searchsorted(needed, rb)
+        )
