@@ -22,7 +22,7 @@ from trainer.cli import add_ablation_options
 SAMPLE_DOCS = 3000
 SAMPLE_SEED = 0
 #: Training tokens per run of the demo's ablation (4 runs: raw and clean, 2 seeds).
-DEMO_TOKENS = 400_000
+DEMO_TOKENS = 300_000
 
 
 class UsageError(Exception):
@@ -105,9 +105,10 @@ def _cmd_sample(args: argparse.Namespace) -> int:
 
     n = write_sample(args.output, docs=args.docs, seed=args.seed)
     print(f"wrote {n} documents to {args.output}")
-    if args.eval:
-        words = write_eval_text(args.eval)
-        print(f"wrote {words} words of held-out evaluation text to {args.eval}")
+    for kind, path in (("articles", args.eval), ("prose", args.eval_prose)):
+        if path:
+            words = write_eval_text(path, kind)
+            print(f"wrote {words} words of held-out {kind} to {path}")
     return 0
 
 
@@ -219,8 +220,9 @@ def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | 
 
     rules = load_rules(rules_path)
     _check_tokenizer(rules)
-    if not Path(args.eval).is_file():
-        raise UsageError(f"{args.eval}: evaluation text file not found")
+    for path in args.eval:
+        if not Path(path).is_file():
+            raise UsageError(f"{path}: evaluation text file not found")
     out = Path(args.out)
     paths, _ = input_paths(rules_path, rules, inputs)
     shards, stats = build_variants(
@@ -277,9 +279,10 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     if not rules.is_file():
         raise UsageError(f"{rules}: rules file not found (run the demo from a source checkout)")
     out.mkdir(parents=True, exist_ok=True)
-    args.eval = str(out / "eval.txt")
-    words = write_eval_text(args.eval)
-    print(f"held-out evaluation text: {args.eval} ({words:,} words no sample record contains)")
+    args.eval = [str(out / "eval_articles.txt"), str(out / "eval_prose.txt")]
+    for kind, path in zip(("articles", "prose"), args.eval, strict=True):
+        words = write_eval_text(path, kind)
+        print(f"held-out evaluation text: {path} ({words:,} words of {kind} no record contains)")
     report = ablate_rules(args, str(rules), None)
     clean = out / "variants" / "clean"
     print(f"demo finished in {time.perf_counter() - start:.0f} s")
@@ -329,7 +332,12 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument(
         "--eval",
         metavar="FILE",
-        help="also write the held-out English evaluation text (prose no record contains)",
+        help="also write held-out clean articles (no record contains them) as evaluation text",
+    )
+    sample.add_argument(
+        "--eval-prose",
+        metavar="FILE",
+        help="also write held-out prose: sentences of the articles' kind that no record contains",
     )
     sample.set_defaults(func=_cmd_sample)
 

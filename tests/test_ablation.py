@@ -37,6 +37,8 @@ def ablation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     write_sample(corpus, docs=300, seed=11)
     eval_text = root / "eval.txt"
     write_eval_text(eval_text)
+    prose = root / "prose.txt"
+    write_eval_text(prose, "prose")
     rules = root / "small.yaml"
     rules.write_text(RULES_TEXT, encoding="utf-8")
     model = root / "model.json"
@@ -44,7 +46,8 @@ def ablation(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = root / "out"
     args = [
         "ablate", str(rules), "--input", str(corpus), "--eval", str(eval_text),
-        "--out", str(out), "--leave-one-out", "--tokens", "6000", "--seeds", "2",
+        "--eval", str(prose), "--out", str(out), "--leave-one-out", "--tokens", "6000",
+        "--seeds", "2",
         "--curve-points", "2", "--model", str(model), "--batch-size", "4",
         "--block-size", "32", "--eval-tokens", "2000", "--workers", "1", "--quiet",
     ]  # fmt: skip
@@ -69,6 +72,9 @@ def test_ablation_json_follows_the_contract(ablation: dict[str, Path]) -> None:
             assert isinstance(variant[key], kind), key
         assert len(variant["eval_ppl"]) == 2 and all(x > 1 for x in variant["eval_ppl"])
         assert math.isclose(variant["eval_ppl_mean"], sum(variant["eval_ppl"]) / 2)
+        assert len(variant["eval_2_ppl"]) == 2 and variant["eval_2_ppl"] != variant["eval_ppl"]
+    assert result["more_evals"] == {"eval_2": str(ablation["root"] / "prose.txt")}
+    assert "prose.txt ppl" in (ablation["out"] / "ablation.md").read_text()
     # Every step removes something here, so docs shrink from raw to clean.
     v = result["variants"]
     assert v["raw"]["docs"] == 300 > v["-length"]["docs"] >= v["clean"]["docs"]
@@ -158,7 +164,7 @@ def test_trainer_ablate_from_shards(ablation: dict[str, Path], tmp_path: Path) -
     code = trainer_main([
         "ablate", "--variant", f"clean={variants / 'clean' / 'tokens'}",
         "--variant", f"raw={variants / 'raw' / 'tokens'}", "--eval", str(ablation["eval"]),
-        "--out", str(tmp_path / "abl"), "--tokens", "2000", "--seeds", "2",
+        "--out", str(tmp_path / "abl"), "--tokens", "2000", "--seeds", "1",
         "--curve-points", "1", "--model", str(ablation["model"]), "--batch-size", "4",
         "--block-size", "32", "--eval-tokens", "1000", "--quiet",
     ])  # fmt: skip

@@ -314,3 +314,20 @@ def test_junk_pages_look_like_junk(by_truth: dict) -> None:
         assert marker in boilerplate
     with_urls = sum("https://" in record["text"] for record, _ in by_truth["link_list"])
     assert with_urls >= 0.2 * len(by_truth["link_list"])
+
+
+def test_evaluation_texts_are_held_out() -> None:
+    from corpusclean.sample import _Generator, eval_articles, eval_prose
+
+    corpus = "\n".join(r["text"] for r in generate_sample(600, seed=0))
+    prose = [p for p in eval_prose().split("\n\n") if len(p) > 80]
+    assert len(prose) > 100
+    assert not any(p[:80] in corpus for p in prose)  # never trained on, not even a sentence
+    articles = eval_articles(docs=20).split("\n\n")  # paragraphs (articles' lines)
+    assert len(" ".join(articles).split()) > 3000
+    gen = _Generator("eval/0")  # the articles one by one, as eval_articles draws them
+    assert not any(gen.clean_record()[0] in corpus for _ in range(20))
+    # Unseen documents, but of the same pool of prose: some whole lines recur (documented).
+    body = [line for line in articles if len(line.split()) >= 18]
+    assert 0 < sum(line in corpus for line in body) < 0.5 * len(body)
+    assert eval_articles(docs=20) == eval_articles(docs=20)  # deterministic

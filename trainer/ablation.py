@@ -69,11 +69,12 @@ class AblationConfig:
     """Everything an ablation needs; the CLIs fill it from flags."""
 
     variants: dict[str, str]  # name -> shard directory, in report order
-    eval_text: str
+    eval_text: str  # the evaluation text the verdicts are about
     out: str
     tokens: int = 1_000_000
     seeds: tuple[int, ...] = (1, 2)
     comparisons: list[Comparison] | None = None  # default: every variant vs the first
+    more_evals: tuple[str, ...] = ()  # further evaluation texts, scored and reported too
     heldout: str | None = None  # shard dir whose val split every variant is scored on
     curve_points: int = 5
     eval_tokens: int | None = 100_000  # tokens of the eval text (and held-out slice) scored
@@ -122,8 +123,9 @@ def check_variants(cfg: AblationConfig) -> dict[str, Any]:
         raise TrainerError("--seeds must be >= 1")
     if cfg.curve_points < 1:
         raise TrainerError("--curve-points must be >= 1")
-    if not Path(cfg.eval_text).is_file():
-        raise TrainerError(f"{cfg.eval_text}: evaluation text file does not exist")
+    for text in (cfg.eval_text, *cfg.more_evals):
+        if not Path(text).is_file():
+            raise TrainerError(f"{text}: evaluation text file does not exist")
     shared: tuple[str, int, int, str] | None = None
     first = ""
     data: dict[str, Any] = {}
@@ -237,6 +239,11 @@ def build_inits(cfg: AblationConfig, vocab_size: int, eos_id: int) -> dict[int, 
         if cfg.init != "scratch":
             shared = inits[seed]
     return inits
+
+
+def extra_eval_names(cfg: AblationConfig) -> dict[str, str]:
+    """``{"eval_2": path, ...}``: the keys under which further evaluation texts are scored."""
+    return {f"eval_{i}": text for i, text in enumerate(cfg.more_evals, start=2)}
 
 
 # -- one run ------------------------------------------------------------------------------------
@@ -562,6 +569,9 @@ def summarise(
                 runs[name][s]["train_seconds"] + runs[name][s]["eval_seconds"] for s in seeds
             ),
             "heldout_ppl": [p.get("heldout_ppl") for p in finals],
+            **{
+                f"{key}_ppl": [p.get(f"{key}_ppl") for p in finals] for key in extra_eval_names(cfg)
+            },
             "epochs": runs[name][seeds[0]]["tokens"] / max(1, manifest["train_tokens"]),
             "shards": data["variants"][name]["shards"],
             "runs": {
@@ -588,6 +598,7 @@ def summarise(
     return {
         "eval": str(cfg.eval_text),
         "tokens_per_run": first_run["tokens"],
+        "more_evals": extra_eval_names(cfg),
         "seeds": list(seeds),
         "variants": variants,
         "comparisons": [compare(c, runs, seeds) for c in comparisons],

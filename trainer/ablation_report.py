@@ -163,14 +163,21 @@ def _verdict_line(c: dict[str, Any]) -> str:
 def tables(result: dict[str, Any]) -> dict[str, list[list[str]]]:
     """Every table of the report as rows of strings (first row: header)."""
     seeds = result["seeds"]
+    more = result.get("more_evals", {})
     variants = [
         [
             "variant", "documents", "train tokens", "epochs", "eval ppl (mean ± std)",
-            *[f"seed {s}" for s in seeds], "held-out ppl (mean)", "seconds",
+            *[f"seed {s}" for s in seeds],
+            *[f"{Path(path).name} ppl (mean)" for path in more.values()],
+            "held-out ppl (mean)", "seconds",
         ]
     ]  # fmt: skip
     for name, v in result["variants"].items():
         held = [x for x in v["heldout_ppl"] if x is not None]
+        extra = []
+        for key in more:
+            values = [x for x in v.get(f"{key}_ppl", []) if x is not None]
+            extra.append(_fmt_ppl(sum(values) / len(values)) if values else "-")
         variants.append(
             [
                 name,
@@ -179,6 +186,7 @@ def tables(result: dict[str, Any]) -> dict[str, list[list[str]]]:
                 f"{v['epochs']:.2f}",
                 f"{_fmt_ppl(v['eval_ppl_mean'])} ± {_fmt_ppl(v['eval_ppl_std'])}",
                 *[_fmt_ppl(x) for x in v["eval_ppl"]],
+                *extra,
                 _fmt_ppl(sum(held) / len(held)) if held else "-",
                 f"{v['seconds']:.0f}",
             ]
@@ -225,6 +233,7 @@ def tables(result: dict[str, Any]) -> dict[str, list[list[str]]]:
         ["precision", s["dtype"]],
         ["evaluation text", f"{result['eval']} (first {s['eval_tokens'] or 'all'} tokens, "
          f"windows of {s['block_size']}, stride {s['eval_stride']})"],
+        *[[f"further evaluation text ({k})", path] for k, path in more.items()],
         ["shared held-out slice", f"val split of {s['heldout']}"],
         ["tokenizer", f"{result['tokenizer']} (sha256 {result['tokenizer_sha256'][:12]})"],
         ["initial weights", ", ".join(f"seed {k}: {v[:12]}"

@@ -291,7 +291,13 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 def add_ablation_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``trainer ablate`` and ``corpusclean ablate`` (CONTRACT.md)."""
-    p.add_argument("--eval", required=True, metavar="FILE", help="UTF-8 evaluation text")
+    p.add_argument(
+        "--eval",
+        required=True,
+        action="append",
+        metavar="FILE",
+        help="UTF-8 evaluation text; repeat for more (the first decides the verdicts)",
+    )
     p.add_argument("--out", required=True, metavar="DIR", help="output directory")
     p.add_argument(
         "--tokens",
@@ -349,7 +355,8 @@ def ablation_config(
 
     return AblationConfig(
         variants=variants,
-        eval_text=args.eval,
+        eval_text=args.eval[0],
+        more_evals=tuple(args.eval[1:]),
         out=args.out,
         tokens=args.tokens,
         seeds=tuple(range(1, args.seeds + 1)),
