@@ -107,6 +107,8 @@ class Measured:
     docs: int
     megabytes: float
     seconds: float
+    cpu_seconds: float
+    load: float  # mean 1-minute load average during the run (other work on the machine)
     tree_peak_mb: float
     process_peak_mb: float
     kept: int | None = None
@@ -158,18 +160,25 @@ def tree_rss_kb(root: int) -> int:
 
 
 def run_measured(
-    command: list[str], env: dict[str, str] | None = None
-) -> tuple[float, float, float]:
-    """Run a command; (seconds, peak tree RSS MB sampled every 50 ms, peak single-process MB)."""
+    command: list[str], log: Path, env: dict[str, str] | None = None
+) -> tuple[float, float, float, float, float]:
+    """Run a command: (wall seconds, CPU seconds, mean load average, peak tree RSS MB sampled
+    every 50 ms, peak single-process MB). CPU seconds are user + system time of the process
+    and of every descendant it waited for (``wait4``): on a machine shared with other work
+    they vary much less than wall-clock time. Output goes to ``log`` (its end is shown on
+    failure)."""
     start = time.perf_counter()
-    process = subprocess.Popen(command, env=env)
+    with log.open("wb") as sink:
+        process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     peak = 0
+    loads: list[float] = []
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, tree_rss_kb(process.pid))
+            loads.append(os.getloadavg()[0])
             done.wait(0.05)
 
     sampler = threading.Thread(target=sample, daemon=True)
@@ -180,9 +189,12 @@ def run_measured(
     sampler.join()
     process.returncode = os.waitstatus_to_exitcode(status)
     if process.returncode != 0:
-        raise SystemExit(f"{command[0]} ... failed with exit code {process.returncode}")
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
+        raise SystemExit(f"{tail}\n{command[0]} ... failed with exit code {process.returncode}")
     # ru_maxrss of wait4: the largest resident set of the child and its waited-for descendants
-    return seconds, peak / 1024, usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    load = sum(loads) / max(len(loads), 1)
+    return seconds, cpu, load, peak / 1024, usage.ru_maxrss / 1024
 
 
 def measure_input(paths: list[Path]) -> tuple[int, float]:
@@ -229,13 +241,15 @@ def run_ours(
     command += ["--workers", str(workers), "--quiet"]
     for path in paths:
         command += ["--input", str(path)]
-    seconds, tree, single = run_measured(command)
+    seconds, cpu, load, tree, single = run_measured(command, workdir / f"ours-{scale}x.log")
     stats = json.loads((out / "stats.json").read_text())
     assert stats["input_docs"] == docs, (stats["input_docs"], docs)
     steps = ", ".join(f"{s['name']} {s['seconds']:.1f}" for s in stats["steps"])
     print(f"  corpusclean step CPU-seconds (summed over workers): {steps}", file=sys.stderr)
     shutil.rmtree(out, ignore_errors=True)
-    return Measured("corpusclean", scale, docs, mb, seconds, tree, single, stats["kept_docs"])
+    return Measured(
+        "corpusclean", scale, docs, mb, seconds, cpu, load, tree, single, stats["kept_docs"]
+    )
 
 
 def run_datatrove(
@@ -257,14 +271,15 @@ def run_datatrove(
     env = {**os.environ, "HF_HOME": str(workdir / "hf_home")}
     command = [str(python), str(script), str(data), str(out), str(logs), str(workers)]
     command += [str(len(paths)), str(bundled_lid_model())]
-    seconds, tree, single = run_measured(command, env=env)
+    log = workdir / f"datatrove-{scale}x.log"
+    seconds, cpu, load, tree, single = run_measured(command, log, env=env)
     kept = 0
     for part in out.glob("*.jsonl"):
         with part.open("rb") as fh:
             kept += sum(1 for _ in fh)
     for folder in (out, logs, data):
         shutil.rmtree(folder, ignore_errors=True)
-    return Measured("datatrove", scale, docs, mb, seconds, tree, single, kept)
+    return Measured("datatrove", scale, docs, mb, seconds, cpu, load, tree, single, kept)
 
 
 def _filters_module():  # noqa: ANN202 - a module
@@ -283,7 +298,8 @@ def _filters_module():  # noqa: ANN202 - a module
 
 def print_table(rows: list[Measured]) -> None:
     head = (
-        f"{'side':<12}{'input':>6}{'docs':>9}{'MB':>7}{'seconds':>9}{'docs/s':>8}{'MB/s':>7}"
+        f"{'side':<12}{'input':>6}{'docs':>9}{'MB':>7}{'seconds':>9}{'CPU s':>8}{'docs/s':>8}"
+        f"{'MB/s':>7}{'load':>6}"
         f"{'tree peak MB':>14}{'process peak MB':>17}{'kept':>8}"
     )
     print(head)
@@ -291,7 +307,7 @@ def print_table(rows: list[Measured]) -> None:
     for r in rows:
         print(
             f"{r.side:<12}{str(r.scale) + 'x':>6}{r.docs:>9}{r.megabytes:>7.1f}{r.seconds:>9.1f}"
-            f"{r.docs_s:>8.0f}{r.mb_s:>7.2f}{r.tree_peak_mb:>14.0f}{r.process_peak_mb:>17.0f}"
+            f"{r.cpu_seconds:>8.1f}{r.docs_s:>8.0f}{r.mb_s:>7.2f}{r.load:>6.1f}{r.tree_peak_mb:>14.0f}{r.process_peak_mb:>17.0f}"
             f"{r.kept if r.kept is not None else '':>8}"
         )
 
@@ -335,13 +351,20 @@ def main(argv: list[str] | None = None) -> int:
             if args.datatrove_scale and python is not None:
                 rows.append(run_datatrove(python, big, workdir, args.workers, docs * n, mb * n, n))
     print()
-    print(f"filter chain, {args.workers} worker process(es) on each side, {os.cpu_count()} cores")
+    print(
+        f"filter chain, {args.workers} worker process(es) on each side, {os.cpu_count()} cores "
+        "(load: the machine's mean 1-minute load average during the run)"
+    )
     print_table(rows)
     ours = {r.scale: r for r in rows if r.side == "corpusclean"}
     theirs = {r.scale: r for r in rows if r.side == "datatrove"}
     for scale in sorted(set(ours) & set(theirs)):
         ratio = theirs[scale].seconds / ours[scale].seconds
-        print(f"speed ratio at {scale}x: corpusclean is {ratio:.1f}x faster than datatrove")
+        cpu = theirs[scale].cpu_seconds / ours[scale].cpu_seconds
+        print(
+            f"at {scale}x corpusclean is {ratio:.1f}x faster than datatrove (wall clock) and "
+            f"uses {cpu:.1f}x less CPU time"
+        )
     if args.scale > 1:
         small, big_row = ours[1], ours[args.scale]
         print(

@@ -15,7 +15,13 @@ from ftfy import badness
 
 from corpusclean import readers
 from corpusclean.steps import STEPS
-from corpusclean.steps.unicode_repair import MOJIBAKE, UnicodeRepairStep, needs_ftfy, rust_regex
+from corpusclean.steps.unicode_repair import (
+    MOJIBAKE,
+    NFC_SCAN_END,
+    UnicodeRepairStep,
+    needs_ftfy,
+    rust_regex,
+)
 
 EDGE_CASES = [
     "",
@@ -164,3 +170,23 @@ def test_real_documents_equal_fix_text(shared_data: Path) -> None:
     out = _repaired(_step(), texts)
     assert out == [ftfy.fix_text(t) for t in texts]
     assert sum(a != b for a, b in zip(out, texts, strict=True)) > 50
+
+
+def test_nothing_after_the_nfc_scan_can_change_under_nfc() -> None:
+    """nfc_suspect() scans U+0300..NFC_SCAN_END: beyond, no character of this Python's Unicode
+    decomposes, combines or fails NFC on its own (checked on every 16th code point up to the
+    end, and every one in the planes that hold assigned characters: 2, 3 and 14)."""
+    import unicodedata
+
+    def may_change(code: int) -> bool:
+        ch = chr(code)
+        decomposition = unicodedata.decomposition(ch)
+        return (
+            unicodedata.combining(ch) != 0
+            or not unicodedata.is_normalized("NFC", ch)
+            or (bool(decomposition) and not decomposition.startswith("<"))
+        )
+
+    codes = [*range(NFC_SCAN_END, 0x40000), *range(0xE0000, 0xE1000), *range(0x40000, 0x110000, 16)]
+    assert not any(may_change(code) for code in codes)
+    assert all(may_change(c) for c in (0x301, 0x212B, 0x2FA1D))

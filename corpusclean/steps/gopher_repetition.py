@@ -34,11 +34,12 @@ Semantics follow datatrove's ``GopherRepetitionFilter``:
   ``dup_{n}_gram_char_frac`` at or below its threshold may be the upper bound described below
   rather than the exact fraction; above the threshold it is exact.)
 
-Vectorised: the batch is exploded into one long frame of words (document, position, length,
-64-bit hash); an n-gram is the hash of ``n`` shifted word hashes within a document, and since
-an n-gram can only repeat where both (n-1)-grams inside it repeat, counting for larger ``n``
-looks only at those positions; ``over``/``is_first_distinct`` count and flag repeats for all
-documents at once, and the results are aggregated back per document. Memory is bounded by the
+Vectorised: the batch's words are flattened into numpy arrays (document, position, length,
+64-bit hash); an n-gram's key mixes its (n-1)-gram's key with its last word's hash, and since
+an n-gram can only repeat where both (n-1)-grams inside it repeat, each size looks only at the
+positions where the previous one repeated; Polars' ``is_duplicated``/``is_first_distinct``
+count and flag repeats for all documents at once, and the results are summed back per
+document. Memory is bounded by the
 batch (a few dozen bytes per word). The repeated n-gram count is datatrove's left-to-right
 scan, which has no closed form (each step depends on where the previous one jumped and on which
 n-grams it remembered): a vectorised upper bound (characters of the words any repeated n-gram
