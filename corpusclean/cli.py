@@ -244,6 +244,7 @@ def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | 
         heldout=str(shards["clean"]),
         docs={name: s["kept_docs"] for name, s in stats.items()},
         extra={
+            "title": f"Ablation of {Path(rules_path).name}: what the cleaning is worth",
             "rules": str(rules_path),
             "inputs": [str(p) for p in paths],
             "cleaning": {

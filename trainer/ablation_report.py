@@ -265,9 +265,10 @@ def write_ablation_report(out: Path, result: dict[str, Any]) -> Path:
         "losses": plot_losses(result, out / "ablation_loss.png"),
     }
     t = tables(result)
+    title = result.get("title") or "Ablation: which data trains the better model"
     verdicts = [_verdict_line(c) for c in result["comparisons"]]
     md = [
-        "# Ablation: what the cleaning is worth",
+        f"# {title}",
         "",
         INTRO,
         "",
@@ -322,7 +323,7 @@ def write_ablation_report(out: Path, result: dict[str, Any]) -> Path:
         )
 
     page = f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Ablation report</title>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
 body {{ font-family: system-ui, sans-serif; max-width: 1000px; margin: 2em auto; padding: 0 1em;
        color: #222; }}
@@ -333,7 +334,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
 .helps {{ color: #1a7f37; font-weight: bold; }} .hurts {{ color: #c62828; font-weight: bold; }}
 .too-close-to-call, .untested {{ color: #8a6d00; font-weight: bold; }}
 </style></head><body>
-<h1>Ablation: what the cleaning is worth</h1>
+<h1>{html.escape(title)}</h1>
 <p>{html.escape(INTRO)}</p>
 <h2>Verdicts</h2>
 <ul>{"".join(verdict_html(c) for c in result["comparisons"])}</ul>
