@@ -24,7 +24,7 @@ Both sides run as their users run them, each as a separate process tree started 
 
 Printed per run: seconds (wall clock, process start to exit), documents/s and MB/s (UTF-8 text
 of the input documents), and peak memory two ways: the largest sum of the resident set sizes
-of the whole process tree, sampled every 50 ms from ``/proc``, and the largest single process
+of the whole process tree, sampled every 100 ms from ``/proc``, and the largest single process
 (``ru_maxrss`` from ``wait4``). ``--scale N`` writes an N-fold input once (N copies of every
 document, ids suffixed ``#k``) to a temporary folder and runs corpusclean on 1x and Nx, so that
 memory can be compared; add ``--datatrove-scale`` to run datatrove on it too (slow).
@@ -122,27 +122,24 @@ class Measured:
         return self.megabytes / self.seconds
 
 
-def _children() -> dict[int, list[int]]:
-    """Parent pid -> child pids, from /proc/*/stat."""
-    tree: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(entry.path, "stat").read_text()
-        except OSError:
-            continue
-        # the command name is in parentheses and may contain spaces: split after it
-        ppid = int(stat.rsplit(")", 1)[1].split()[1])
-        tree.setdefault(ppid, []).append(int(entry.name))
-    return tree
+def _children(pid: int) -> list[int]:
+    """The child pids of ``pid``: ``/proc/PID/task/TID/children`` for each of its threads."""
+    found: list[int] = []
+    try:
+        for task in os.scandir(f"/proc/{pid}/task"):
+            with open(os.path.join(task.path, "children")) as fh:
+                found += [int(child) for child in fh.read().split()]
+    except OSError:  # the process ended meanwhile
+        pass
+    return found
 
 
 def _rss_kb(pid: int) -> int:
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
     except OSError:
         pass
     return 0
@@ -150,12 +147,11 @@ def _rss_kb(pid: int) -> int:
 
 def tree_rss_kb(root: int) -> int:
     """Resident set size of ``root`` and all its descendants, summed (kB)."""
-    tree = _children()
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
         total += _rss_kb(pid)
-        stack.extend(tree.get(pid, ()))
+        stack.extend(_children(pid))
     return total
 
 
@@ -163,7 +159,7 @@ def run_measured(
     command: list[str], log: Path, env: dict[str, str] | None = None
 ) -> tuple[float, float, float, float, float]:
     """Run a command: (wall seconds, CPU seconds, mean load average, peak tree RSS MB sampled
-    every 50 ms, peak single-process MB). CPU seconds are user + system time of the process
+    every 100 ms, peak single-process MB). CPU seconds are user + system time of the process
     and of every descendant it waited for (``wait4``): on a machine shared with other work
     they vary much less than wall-clock time. Output goes to ``log`` (its end is shown on
     failure)."""
@@ -179,7 +175,7 @@ def run_measured(
         while not done.is_set():
             peak = max(peak, tree_rss_kb(process.pid))
             loads.append(os.getloadavg()[0])
-            done.wait(0.05)
+            done.wait(0.1)
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
