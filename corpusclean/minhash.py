@@ -1058,6 +1058,54 @@ def candidate_pairs(frame: pl.DataFrame | pl.LazyFrame) -> pl.DataFrame:
     )
 
 
+def band_candidate_pairs(
+    keys: np.ndarray, doc_index: np.ndarray | Sequence[int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`candidate_pairs` from a ``(n_docs, bands)`` key table, in numpy, one band at a
+    time: the pairs ``(a, b)``, ``a < b``, unique, sorted by ``(a, b)``.
+
+    ``doc_index`` (default ``0..n-1``) must be increasing. Per band a stable ``argsort`` of
+    the keys puts each bucket's members together in document order (Leskovec et al., MMDS
+    ch. 3.4: candidates are documents hashed to the same bucket in at least one band); each
+    member is linked to the bucket's first (smallest) document. Work memory is ~40 bytes per
+    document for the band at hand, next to the key table itself (8 bytes x bands), instead of
+    a long table and a hash group-by over all bands at once.
+    """
+    keys = np.asarray(keys, dtype=np.uint64)
+    if keys.ndim != 2:
+        raise ValueError("keys must be a 2-D array (n_docs, bands)")
+    n = len(keys)
+    index = np.arange(n, dtype=np.int64) if doc_index is None else np.asarray(doc_index)
+    index = index.astype(np.int64, copy=False)
+    if len(index) != n:
+        raise ValueError("doc_index must have one entry per row of keys")
+    if n > 1 and not (np.diff(index) > 0).all():
+        raise ValueError("doc_index must be increasing")
+    found_a, found_b = [], []
+    positions = np.arange(n, dtype=np.int64)
+    for band in range(keys.shape[1]):
+        order = np.argsort(keys[:, band], kind="stable")
+        sorted_keys = keys[order, band]
+        head = np.ones(n, dtype=bool)
+        np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=head[1:])
+        del sorted_keys
+        members = np.flatnonzero(~head)
+        if len(members) == 0:
+            continue
+        first = np.maximum.accumulate(np.where(head, positions, 0))  # bucket head per row
+        found_a.append(index[order[first[members]]])
+        found_b.append(index[order[members]])
+    if not found_a:
+        empty = np.empty(0, dtype=np.int64)
+        return empty, empty.copy()
+    a = np.concatenate(found_a)
+    b = np.concatenate(found_b)
+    span = int(index[-1]) + 1
+    pair = np.sort(a * span + b)
+    pair = pair[np.diff(pair, prepend=-1) != 0]
+    return pair // span, pair % span
+
+
 # --------------------------------------------------------------------------------------------
 # Verification and clustering
 # --------------------------------------------------------------------------------------------
@@ -1091,7 +1139,7 @@ def pair_jaccard(
     a: np.ndarray | Sequence[int],
     b: np.ndarray | Sequence[int],
     *,
-    chunk_rows: int = 1 << 22,
+    chunk_rows: int = 1 << 20,
 ) -> np.ndarray:
     """Exact Jaccard similarity of the shingle sets of many document pairs (float64).
 

@@ -581,3 +581,28 @@ def test_union_find_random_graphs_and_long_chain():
     assert (mh.union_find(n, chain) == 0).all()
     with pytest.raises(ValueError):
         mh.union_find(3, [(0, 3)])
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_band_candidate_pairs_equal_polars_candidate_pairs(seed):
+    """The numpy, band-at-a-time candidates equal the Polars group-by's on the same keys."""
+    rng = np.random.default_rng(seed)
+    n, bands = 3000, 9
+    small = rng.integers(0, 40, (n, bands), dtype=np.uint64)  # buckets of ~75 documents
+    unique = np.arange(1000, 1000 + n * bands, dtype=np.uint64).reshape(n, bands)
+    keys = np.where(rng.random((n, bands)) < 0.9, unique, small)  # most keys in no bucket
+    doc_index = np.sort(rng.choice(10 * n, n, replace=False)).astype(np.int64)
+    expected = mh.candidate_pairs(mh.band_frame(keys, doc_index))
+    a, b = mh.band_candidate_pairs(keys, doc_index)
+    assert a.tolist() == expected["a"].to_list() and b.tolist() == expected["b"].to_list()
+    assert len(a) > 0 and (a < b).all()
+    texts = list(sample_texts())
+    sig = mh.signatures(texts, num_perm=128)
+    real = mh.band_keys(sig, 9, 13)
+    a, b = mh.band_candidate_pairs(real)
+    expected = mh.candidate_pairs(mh.band_frame(real))
+    assert a.tolist() == expected["a"].to_list() and b.tolist() == expected["b"].to_list()
+    with pytest.raises(ValueError, match="increasing"):
+        mh.band_candidate_pairs(keys, doc_index[::-1])
+    empty_a, empty_b = mh.band_candidate_pairs(np.arange(6, dtype=np.uint64).reshape(3, 2))
+    assert len(empty_a) == len(empty_b) == 0

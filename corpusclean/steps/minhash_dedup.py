@@ -147,30 +147,20 @@ class MinhashDedupStep(CorpusStep):
         if not scan_parts:
             empty.write_parquet(state_dir / "decisions.parquet")
             return {"candidate_pairs": 0, "duplicates": 0}
-        long = (
-            pl.scan_parquet(scan_parts)
-            .filter(pl.col("n_shingles") > 0)  # wordless docs share the empty signature
-            .select("_doc", "keys")
-            .with_columns(pl.int_ranges(pl.col("keys").list.len()).alias("band"))
-            .explode("keys", "band")
-            .select(pl.col("_doc").alias("doc_index"), "band", pl.col("keys").alias("key"))
-        )
-        pairs = minhash.candidate_pairs(long)
-        del long
-        counters = {"candidate_pairs": pairs.height}
-        if pairs.height == 0:
+        keys, key_docs = _band_table(scan_parts)
+        pair_a, pair_b = minhash.band_candidate_pairs(keys, key_docs)
+        del keys, key_docs
+        counters = {"candidate_pairs": len(pair_a)}
+        if len(pair_a) == 0:
             empty.write_parquet(state_dir / "decisions.parquet")
             return {**counters, "verified_pairs": 0, "duplicates": 0, "clusters": 0}
-        pair_a = pairs["a"].to_numpy().astype(np.int64)
-        pair_b = pairs["b"].to_numpy().astype(np.int64)
-        del pairs
         involved = _sorted_unique(np.concatenate([pair_a, pair_b]))
-        columns = ["_doc", "id", "n_shingles"] + (["fingerprint"] if opts.verify else ["sig"])
+        columns = ["_doc", "id"] + (["n_shingles", "fingerprint"] if opts.verify else [])
         payload = _read_docs(scan_parts, involved, columns)
         docs = payload.get_column("_doc").to_numpy()
         a = np.searchsorted(docs, pair_a)
         b = np.searchsorted(docs, pair_b)
-        del pair_a, pair_b
+        del pair_a, pair_b, involved
         verifier: _Verifier | None = None
         jaccard = np.empty(0)
         if opts.verify:
@@ -197,8 +187,7 @@ class MinhashDedupStep(CorpusStep):
             if unknown.any():
                 similarity[unknown] = verifier.jaccard(survivors[unknown], dup[unknown])
         else:
-            sig = np.stack(payload.get_column("sig").to_numpy())
-            similarity = (sig[survivors] == sig[dup]).mean(axis=1)
+            similarity = _estimated_similarity(scan_parts, docs, survivors, dup)
         ids = payload.get_column("id")
         decisions = pl.DataFrame(
             {
@@ -231,6 +220,70 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     integer arrays)."""
     values = np.sort(values)
     return values[np.diff(values, prepend=values[:1] - 1) != 0] if len(values) else values
+
+
+def _band_table(scan_parts: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    """The band keys ``(n, bands)`` and ``_doc`` numbers of every document with a shingle
+    (wordless documents share the empty signature and are never candidates), read part by
+    part into one preallocated table: 8 bytes per band and document, nothing else."""
+    sizes = [pl.scan_parquet(part).select(pl.len()).collect().item() for part in scan_parts]
+    total = sum(sizes)
+    keys: np.ndarray | None = None
+    docs = np.empty(total, dtype=np.int64)
+    filled = 0
+    for part in scan_parts:
+        frame = pl.read_parquet(part, columns=["_doc", "n_shingles", "keys"])
+        frame = frame.filter(pl.col("n_shingles") > 0)
+        if frame.height == 0:
+            continue
+        values = frame.get_column("keys").explode().to_numpy()
+        block = values.reshape(frame.height, -1)
+        if keys is None:
+            keys = np.empty((total, block.shape[1]), dtype=np.uint64)
+        keys[filled : filled + frame.height] = block
+        docs[filled : filled + frame.height] = frame.get_column("_doc").to_numpy()
+        filled += frame.height
+    if keys is None:
+        return np.empty((0, 1), dtype=np.uint64), docs[:0]
+    keys, docs = keys[:filled], docs[:filled]
+    if filled > 1 and not (np.diff(docs) > 0).all():  # parts come in input order: never
+        order = np.argsort(docs, kind="stable")
+        keys, docs = keys[order], docs[order]
+    return keys, docs
+
+
+def _estimated_similarity(
+    scan_parts: list[Path], docs: np.ndarray, survivors: np.ndarray, dup: np.ndarray
+) -> np.ndarray:
+    """Signature estimate of the Jaccard similarity of each ``dup`` to its survivor (the
+    fraction of equal MinHash values, Broder 1997), holding only the survivors' signatures:
+    the duplicates' are read part by part."""
+    out = np.empty(len(dup), dtype=np.float64)
+    if len(dup) == 0:
+        return out
+    kept = _sorted_unique(survivors)
+    kept_sig = _read_docs(scan_parts, docs[kept], ["_doc", "sig"]).get_column("sig")
+    kept_matrix = np.stack(kept_sig.to_numpy())
+    del kept_sig
+    order = np.argsort(docs[dup])
+    dup_docs = docs[dup][order]
+    for part in scan_parts:
+        frame = pl.read_parquet(part, columns=["_doc"])
+        part_docs = frame.get_column("_doc").to_numpy()
+        if len(part_docs) == 0:
+            continue
+        lo = int(np.searchsorted(dup_docs, part_docs.min()))
+        hi = int(np.searchsorted(dup_docs, part_docs.max(), side="right"))
+        if lo == hi:
+            continue
+        rows = _read_docs([part], dup_docs[lo:hi], ["_doc", "sig"])
+        if rows.height == 0:
+            continue
+        sig = np.stack(rows.get_column("sig").to_numpy())
+        at = order[np.searchsorted(dup_docs, rows.get_column("_doc").to_numpy())]
+        own = kept_matrix[np.searchsorted(kept, survivors[at])]
+        out[at] = (own == sig).mean(axis=1)
+    return out
 
 
 def _read_docs(scan_parts: list[Path], docs: np.ndarray, columns: list[str]) -> pl.DataFrame:
@@ -305,18 +358,23 @@ class _Verifier:
         self.identical += len(a) - len(todo)
         if len(todo) == 0:
             return out
-        order = todo[np.lexsort((rb[todo], ra[todo]))]
-        first_of_a = np.ones(len(order), dtype=bool)
-        first_of_a[1:] = ra[order][1:] != ra[order][:-1]
-        cost = np.cumsum(self.n[rb[order]] + first_of_a * self.n[ra[order]])
+        # each distinct pair of representatives once (Jaccard is symmetric)
+        low = np.minimum(ra[todo], rb[todo])
+        high = np.maximum(ra[todo], rb[todo])
+        pair, inverse = np.unique(low * len(self.docs) + high, return_inverse=True)
+        ua, ub = pair // len(self.docs), pair % len(self.docs)  # sorted by (ua, ub)
+        first_of_a = np.ones(len(pair), dtype=bool)
+        first_of_a[1:] = ua[1:] != ua[:-1]
+        cost = np.cumsum(self.n[ub] + first_of_a * self.n[ua])
+        values = np.empty(len(pair), dtype=np.float64)
         start = 0
-        while start < len(order):
+        while start < len(pair):
             base = cost[start - 1] if start else 0
             stop = max(int(np.searchsorted(cost, base + VERIFY_BUDGET, side="right")), start + 1)
-            chunk = order[start:stop]
-            out[chunk] = self._exact(ra[chunk], rb[chunk])
+            values[start:stop] = self._exact(ua[start:stop], ub[start:stop])
             self.chunks += 1
             start = stop
+        out[todo] = values[inverse.reshape(-1)]
         return out
 
     def _exact(self, ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
