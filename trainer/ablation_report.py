@@ -66,33 +66,33 @@ def plot_curves(result: dict[str, Any], path: Path) -> Path:
 
 
 def plot_bars(result: dict[str, Any], path: Path) -> Path:
-    """Final eval perplexity per variant: bar at the mean, whiskers min..max, a dot per seed."""
+    """Final eval perplexity per variant: mean (large dot), each seed (small dots), range.
+
+    A point-range chart rather than bars from zero: the differences that matter are a few
+    percent, which bars of full height would hide.
+    """
     names = list(result["variants"])
     colors = _colors(names)
-    fig = Figure(figsize=(max(5, 1.1 * len(names) + 2), 4.5), dpi=100)
+    fig = Figure(figsize=(max(6.5, 1.1 * len(names) + 2.5), 4.5), dpi=100)
     ax = fig.add_subplot()
     for x, name in enumerate(names):
         v = result["variants"][name]
         ppl = v["eval_ppl"]
-        ax.bar(x, v["eval_ppl_mean"], color=colors[name], alpha=0.75, width=0.6)
+        mean = v["eval_ppl_mean"]
         ax.errorbar(
-            x,
-            v["eval_ppl_mean"],
-            yerr=[[v["eval_ppl_mean"] - min(ppl)], [max(ppl) - v["eval_ppl_mean"]]],
-            color="black",
-            capsize=6,
-        )
-        ax.scatter([x] * len(ppl), ppl, color="black", s=14, zorder=3)
-    ax.set_xticks(
-        range(len(names)),
-        names,
-        rotation=30 if len(names) > 4 else 0,
-        ha="right" if len(names) > 4 else "center",
-    )
+            x, mean, yerr=[[mean - min(ppl)], [max(ppl) - mean]], fmt="o", markersize=11,
+            color=colors[name], ecolor="black", capsize=8, linewidth=1.5,
+        )  # fmt: skip
+        ax.scatter([x] * len(ppl), ppl, color="black", s=16, zorder=3)
+        ax.annotate(f"{mean:,.1f}", (x, mean), xytext=(12, 0), textcoords="offset points",
+                    va="center", fontsize=9)  # fmt: skip
+    rotate = len(names) > 4
+    ax.set_xticks(range(len(names)), names, rotation=30 if rotate else 0,
+                  ha="right" if rotate else "center")  # fmt: skip
+    ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylabel("eval perplexity (lower is better)")
-    ax.set_title(
-        f"Eval perplexity after {result['tokens_per_run']:,} tokens (whiskers: seed range)"
-    )
+    ax.set_title(f"Eval perplexity after {result['tokens_per_run']:,} tokens\n"
+                 "mean (large dot), seeds (small dots), seed range (whiskers)", fontsize=10)
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
