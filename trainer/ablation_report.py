@@ -353,3 +353,40 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
 """
     (out / "ablation.html").write_text(page, encoding="utf-8")
     return md_path
+
+
+def find_browser() -> str | None:
+    """A headless-capable Chromium on PATH, if any."""
+    import shutil
+
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if path := shutil.which(name):
+            return path
+    return None
+
+
+def coloured_pixels(html_file: Path, workdir: Path, browser: str) -> tuple[int, int]:
+    """How many saturated pixels headless Chromium paints for the page, with and without images.
+
+    The report's text and tables are black and grey; its plots are drawn in the palette's
+    saturated colours. So "the plots are visible" means: the page as written shows many more
+    coloured pixels than the same page with its ``<img>`` elements removed. Screenshots go to
+    ``workdir`` (never the repository).
+    """
+    import re
+    import subprocess
+
+    from matplotlib.image import imread
+
+    bare = workdir / "bare.html"
+    bare.write_text(re.sub(r"<img [^>]*>", "", html_file.read_text(encoding="utf-8")), "utf-8")
+    counts = []
+    for page, shot in ((html_file, workdir / "report.png"), (bare, workdir / "bare.png")):
+        subprocess.run(
+            [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+             f"--screenshot={shot}", "--window-size=1100,4000", page.resolve().as_uri()],
+            check=True, capture_output=True, timeout=180,
+        )  # fmt: skip
+        pixels = imread(shot)[..., :3]
+        counts.append(int(((pixels.max(axis=-1) - pixels.min(axis=-1)) > 0.3).sum()))
+    return counts[0], counts[1]
