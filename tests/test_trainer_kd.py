@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 from test_trainer import _expect_error, counting_docs, flatten, read_log, write_shards
+from transformers import GPT2Config, GPT2LMHeadModel
 
 from trainer import cli
 from trainer.errors import TrainerError
@@ -24,6 +25,7 @@ from trainer.kd import (
     AnnealingKD,
     Batch,
     DistilGPT2,
+    Distiller,
     KDOptions,
     MiniLM,
     Outputs,
@@ -33,7 +35,10 @@ from trainer.kd import (
     Shapes,
     Vanilla,
     parse_methods,
+    reverse_kl,
+    soft_kl,
 )
+from trainer.presets import ACTIVATION
 from trainer.pretrain import LanguageModelling
 
 # --- plain-Python reference formulas -------------------------------------------------------
@@ -418,3 +423,90 @@ def test_teacher_vocab_and_missing(data: Path, teacher: Path, tmp_path: Path, ca
         "vocab 64",
     )
     assert not out.exists()
+
+
+# --- the fused soft-target and reverse KL: values and gradients ----------------------------
+
+
+def _reference_kl(p_logits: torch.Tensor, q_logits: torch.Tensor) -> torch.Tensor:
+    """Mean over rows of KL(softmax(p_logits) || softmax(q_logits)), through autograd."""
+    log_p, log_q = p_logits.log_softmax(-1), q_logits.log_softmax(-1)
+    return (log_p.exp() * (log_p - log_q)).sum(-1).mean()
+
+
+@pytest.mark.parametrize("temperature", [1.0, 2.0, 3.5])
+def test_soft_kl_value_and_gradient_match_autograd(temperature: float) -> None:
+    """soft_kl computes its gradient in forward; it must equal autograd's, to fp64 rounding."""
+    gen = torch.Generator().manual_seed(0)
+    s = (torch.randn(2, 3, 11, generator=gen, dtype=torch.float64) * 2).requires_grad_(True)
+    t = torch.randn(2, 3, 11, generator=gen, dtype=torch.float64) * 2
+    ours = soft_kl(s, t, temperature)
+    reference = _reference_kl(t / temperature, s / temperature)
+    assert ours.item() == pytest.approx(reference.item(), rel=1e-12, abs=1e-14)
+    (g_ours,) = torch.autograd.grad(1.7 * ours, s)
+    (g_ref,) = torch.autograd.grad(1.7 * reference, s)
+    assert torch.allclose(g_ours, g_ref, rtol=1e-10, atol=1e-14)
+    assert torch.autograd.gradcheck(lambda x: soft_kl(x, t, temperature), (s,))
+
+
+def test_reverse_kl_value_and_gradient_match_autograd() -> None:
+    gen = torch.Generator().manual_seed(1)
+    s = (torch.randn(4, 13, generator=gen, dtype=torch.float64) * 2).requires_grad_(True)
+    t = torch.randn(4, 13, generator=gen, dtype=torch.float64) * 2
+    ours, reference = reverse_kl(s, t), _reference_kl(s, t)
+    assert ours.item() == pytest.approx(reference.item(), rel=1e-12, abs=1e-14)
+    (g_ours,) = torch.autograd.grad(0.3 * ours, s)
+    (g_ref,) = torch.autograd.grad(0.3 * reference, s)
+    assert torch.allclose(g_ours, g_ref, rtol=1e-10, atol=1e-14)
+    assert torch.autograd.gradcheck(lambda x: reverse_kl(x, t), (s,))
+
+
+def test_kl_terms_of_bf16_logits_are_fp32() -> None:
+    """Under autocast the logits are bf16: the terms are computed in fp32, the gradient
+    comes back in the logits' dtype, and the teacher gets none."""
+    gen = torch.Generator().manual_seed(2)
+    s32, t32 = torch.randn(3, 17, generator=gen) * 2, torch.randn(3, 17, generator=gen) * 2
+    s = s32.bfloat16().requires_grad_(True)
+    t = t32.bfloat16().requires_grad_(True)
+    for term, reference in (
+        (soft_kl(s, t, 2.0), _reference_kl(t.float() / 2, s.float() / 2)),
+        (reverse_kl(s, t), _reference_kl(s.float(), t.float())),
+    ):
+        assert term.dtype == torch.float32
+        assert term.item() == pytest.approx(reference.item(), rel=1e-5)
+        term.backward()
+        assert s.grad is not None and s.grad.dtype == torch.bfloat16
+        assert t.grad is None
+        s.grad = None
+
+
+def test_distiller_scores_only_the_shards_vocabulary() -> None:
+    """Logits of the ids a rounded-up vocabulary adds are never compared (but are when the
+    model's vocabulary is the shards')."""
+    torch.manual_seed(0)
+    config = GPT2Config(
+        n_layer=2,
+        n_head=2,
+        n_embd=16,
+        n_positions=8,
+        vocab_size=128,
+        activation_function=ACTIVATION,
+        **{f"{kind}_pdrop": 0.0 for kind in ("resid", "embd", "attn")},
+    )
+    student, teacher = GPT2LMHeadModel(config), GPT2LMHeadModel(config)
+    shapes_ = Shapes.of(student, teacher, None)
+    x = torch.randint(100, (2, 8))
+    y = torch.randint(100, (2, 8))
+    with torch.no_grad():
+        s_logits = student(input_ids=x).logits
+        t_logits = teacher(input_ids=x).logits
+    for vocab in (100, 128):
+        distiller = Distiller(teacher, student, [Vanilla(KDOptions(), shapes_)], vocab, 10)
+        loss, parts = distiller(student, x, y, 0)
+        expected = 2.0 * 2.0 * 0.5 * soft_kl(s_logits[..., :vocab], t_logits[..., :vocab], 2.0)
+        assert parts["kd_vanilla"].item() == pytest.approx(expected.item(), rel=1e-5)
+        ce = torch.nn.functional.cross_entropy(s_logits.reshape(-1, 128), y.reshape(-1))
+        assert loss.item() == pytest.approx(expected.item() + 0.5 * ce.item(), rel=1e-5)
+        loss.backward()
+        assert all(p.grad is None for p in teacher.parameters())
+        student.zero_grad()

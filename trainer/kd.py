@@ -82,12 +82,98 @@ class Batch:
 # --- the shared formulas -------------------------------------------------------------------
 
 
+def _at_least_fp32(x: Tensor) -> Tensor:
+    """x itself when fp32 or fp64, else upcast to fp32 (bf16 logits under autocast)."""
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+def _fp32_scaled(logits: Tensor, scale: float) -> Tensor:
+    """A fresh tensor logits * scale, in fp32 at least (fp64 stays fp64, bf16 is upcast)."""
+    if logits.dtype in (torch.float32, torch.float64):
+        return logits * scale if scale != 1.0 else logits.clone()
+    return logits.float().mul_(scale)
+
+
+def _softmax_and_logsumexp(x: Tensor) -> tuple[Tensor, Tensor]:
+    """softmax(x) and logsumexp(x) over the last dim, in one fused pass plus two reductions.
+
+    The row maxima of x and of softmax(x) sit at the same index, where softmax(x) =
+    exp(max - lse): lse = max(x) - log(max(softmax(x))), with max(softmax) >= 1 / V so
+    the log is well conditioned. Cheaper than torch.logsumexp's own passes and
+    allocations; each [B, T, V] pass counts in a distillation step on CPU.
+    """
+    p = torch.softmax(x, dim=-1)
+    return p, x.amax(-1) - p.amax(-1).log()
+
+
+class _SoftTargetKL(torch.autograd.Function):
+    """Mean over rows of KL(softmax(t / T) || softmax(s / T)); the gradient made in forward.
+
+    Per row, with p = softmax(t / T) and q = softmax(s / T),
+    KL = sum_v p (t - s) / T - lse(t / T) + lse(s / T) (as sum p = 1), and
+    d KL / d s = (q - p) / T (Hinton et al. 2015, section 2), so forward leaves exactly q - p
+    for backward instead of autograd's chain through division, log_softmax and kl_div:
+    five [B, T, V] passes fewer and no log-probability tensors, which is most of what
+    distillation adds to a step on CPU besides the teacher's forward.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, student: Tensor, teacher: Tensor, temperature: float) -> Tensor:
+        rows = student.numel() // student.size(-1)
+        t_scaled = _fp32_scaled(teacher, 1.0 / temperature)
+        p_t, lse_t = _softmax_and_logsumexp(t_scaled)
+        s_scaled = _fp32_scaled(student, 1.0 / temperature)
+        q_s, lse_s = _softmax_and_logsumexp(s_scaled)
+        cross = torch.linalg.vecdot(p_t, t_scaled.sub_(s_scaled))  # sum_v p (t - s) / T
+        del t_scaled, s_scaled
+        ctx.save_for_backward(q_s.sub_(p_t))
+        ctx.scale = 1.0 / (temperature * rows)
+        ctx.input_dtype = student.dtype
+        return (cross - lse_t + lse_s).sum() / rows
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor, None, None]:
+        (q_minus_p,) = ctx.saved_tensors
+        return (q_minus_p * (grad_output * ctx.scale)).to(ctx.input_dtype), None, None
+
+
+class _ReverseKL(torch.autograd.Function):
+    """Mean over rows of KL(softmax(s) || softmax(t)), the gradient made in forward.
+
+    With q = softmax(s), p = softmax(t) and r = sum_v q (log q - log p) per row,
+    d r / d s_v = q_v (log q_v - log p_v - r) (the softmax Jacobian applied to
+    log q - log p + 1): one fused expression in place of autograd's chain.
+    """
+
+    @staticmethod
+    def forward(ctx: Any, student: Tensor, teacher: Tensor) -> Tensor:
+        rows = student.numel() // student.size(-1)
+        log_ratio = F.log_softmax(_at_least_fp32(student), dim=-1)  # log q
+        q_s = log_ratio.exp()
+        log_ratio.sub_(F.log_softmax(_at_least_fp32(teacher), dim=-1))  # log q - log p
+        per_row = torch.linalg.vecdot(q_s, log_ratio)  # r, without a [B, T, V] product
+        ctx.save_for_backward(log_ratio.sub_(per_row.unsqueeze(-1)).mul_(q_s))
+        ctx.scale = 1.0 / rows
+        ctx.input_dtype = student.dtype
+        return per_row.sum() / rows
+
+    @staticmethod
+    def backward(ctx: Any, grad_output: Tensor) -> tuple[Tensor, None]:
+        (grad,) = ctx.saved_tensors
+        return (grad * (grad_output * ctx.scale)).to(ctx.input_dtype), None
+
+
 def soft_kl(student_logits: Tensor, teacher_logits: Tensor, temperature: float) -> Tensor:
-    """Mean over tokens of KL(softmax(t / T) || softmax(s / T)), summed over the vocabulary."""
-    log_s = F.log_softmax(student_logits.float() / temperature, dim=-1)
-    log_t = F.log_softmax(teacher_logits.float() / temperature, dim=-1)
-    kl = F.kl_div(log_s, log_t, reduction="none", log_target=True).sum(-1)
-    return kl.mean()
+    """Mean over tokens of KL(softmax(t / T) || softmax(s / T)), summed over the vocabulary.
+
+    Computed in fp32 whatever the logits' dtype; no gradient flows to the teacher.
+    """
+    return _SoftTargetKL.apply(student_logits, teacher_logits.detach(), temperature)
+
+
+def reverse_kl(student_logits: Tensor, teacher_logits: Tensor) -> Tensor:
+    """Mean over tokens of KL(softmax(s) || softmax(t)) (fp32; no gradient to the teacher)."""
+    return _ReverseKL.apply(student_logits, teacher_logits.detach())
 
 
 def unit_mse(student: Tensor, teacher: Tensor) -> Tensor:
@@ -279,7 +365,7 @@ class AnnealingKD(KDLoss):
         s = batch.student.logits.float()
         if phi is None:
             return s.new_zeros(()), 1.0
-        return F.mse_loss(s, phi * batch.teacher.logits.float()), 0.0
+        return F.mse_loss(s, _fp32_scaled(batch.teacher.logits, phi)), 0.0
 
 
 class RailKD(KDLoss):
@@ -336,9 +422,7 @@ class ReverseKL(KDLoss):
     name = "reverse_kl"
 
     def __call__(self, batch: Batch) -> tuple[Tensor, float | None]:
-        log_s = F.log_softmax(batch.student.logits.float(), dim=-1)
-        log_t = F.log_softmax(batch.teacher.logits.float(), dim=-1)
-        rkl = F.kl_div(log_t, log_s, reduction="none", log_target=True).sum(-1).mean()
+        rkl = reverse_kl(batch.student.logits, batch.teacher.logits)
         return self.opts.alpha * rkl, 1.0 - self.opts.alpha
 
 
@@ -417,24 +501,33 @@ class Distiller:
         qkv = last_block_qkv(bare, hidden[-2]) if self.needs_qkv else None
         return Outputs(out.logits, hidden, qkv)
 
+    def _real_vocab(self, logits: Tensor) -> Tensor:
+        """The logits of the shards' ids only; the tensor itself when that is all of it.
+
+        Not a full-width slice: its backward would allocate and copy a [B, T, V] gradient.
+        """
+        v = self.vocab_size
+        return logits if logits.size(-1) == v else logits[..., :v]
+
     def __call__(
         self, model: Any, x: Tensor, y: Tensor, step: int
     ) -> tuple[Tensor, dict[str, Tensor]]:
         student = self._outputs(model, self.student, x)
         with torch.no_grad():
             teacher = self._outputs(self.teacher, self.teacher, x)
-        # fp32 once (autocast leaves logits in bf16): vocabulary-sized tensors are the costly
-        # part of a distillation step on CPU, every extra pass over them shows.
-        s_logits, t_logits = student.logits.float(), teacher.logits.float()
+        # The student's logits are made fp32 once (a no-op in fp32; autocast leaves them in
+        # bf16) and shared by the cross-entropy and every method; the teacher's stay as
+        # they are, each method reading them in fp32 inside its own fused pass: every extra
+        # pass over a [B, T, V] tensor shows in a distillation step on CPU.
+        s_logits, t_logits = student.logits.float(), teacher.logits
         ce = F.cross_entropy(
             s_logits.reshape(-1, s_logits.size(-1)),
             y.reshape(-1),
             label_smoothing=self.label_smoothing,
         )
-        v = self.vocab_size
         batch = Batch(
-            Outputs(s_logits[..., :v], student.hidden, student.qkv),
-            Outputs(t_logits[..., :v], teacher.hidden, teacher.qkv),
+            Outputs(self._real_vocab(s_logits), student.hidden, student.qkv),
+            Outputs(self._real_vocab(t_logits), teacher.hidden, teacher.qkv),
             step,
             self.total_steps,
         )

@@ -62,6 +62,7 @@ from trainer.device import (
     peak_flops,
     resolve_device,
     resolve_dtype,
+    reuse_freed_memory,
 )
 from trainer.distributed import (
     World,
@@ -77,7 +78,7 @@ from trainer.errors import TrainerError
 from trainer.kd import KD_LOSSES, Distiller, KDOptions, Shapes, parse_methods
 from trainer.plot import plot_losses
 from trainer.presets import build_config, build_model, count_parameters, flops_per_token
-from trainer.student import load_gpt2, parse_keep_layers, truncate
+from trainer.student import fuse_gelu, load_gpt2, parse_keep_layers, truncate
 
 MAX_DEFAULT_WARMUP = 1000
 TEACHER_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -352,6 +353,7 @@ def build_distiller(
     names = parse_methods(cfg.kd or "vanilla")
     teacher_dtype = dtype if cfg.teacher_dtype == "auto" else TEACHER_DTYPES[cfg.teacher_dtype]
     teacher = load_gpt2(cfg.teacher, "--teacher", dtype=teacher_dtype)
+    fuse_gelu(teacher)  # same function, one kernel: the teacher is never trained nor saved
     if manifest.vocab_size > teacher.config.vocab_size:
         raise TrainerError(
             f"--teacher {cfg.teacher}: vocab {teacher.config.vocab_size} is smaller than the "
@@ -398,6 +400,8 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
     plan = plan_run(cfg, world.size)
     device = rank_device(world, resolve_device(cfg.device))
     dtype = resolve_dtype(cfg.dtype, device)
+    if device.type == "cpu":
+        reuse_freed_memory()  # [B, T, V] tensors reuse memory instead of page-faulting anew
     shards: Shards = open_shards(cfg.shards)
     manifest = shards.manifest
     torch.manual_seed(cfg.seed)  # before building: a scratch init is reproducible
