@@ -31,20 +31,32 @@ def _snippet(text: str) -> str:
 
 
 def _examples(directory: Path) -> dict[str, list[dict[str, Any]]]:
-    """A few rejected documents per reason, in output order."""
-    parts = sorted((directory / "rejected").glob("part-*.parquet"))
-    if not parts:
-        return {}
-    frame = (
-        pl.scan_parquet(parts)
-        .select("id", "reason", "detail", "text")
-        .group_by("reason", maintain_order=True)
-        .head(EXAMPLES_PER_REASON)
-        .collect()
-    )
+    """A few rejected documents per reason, in output order.
+
+    One part at a time, and a part's texts only when it holds a reason that still needs
+    examples, so memory is bounded by a batch, not by the corpus (``rejected/`` holds the text
+    of every dropped document: on a large run, far more than fits in memory).
+    """
     out: dict[str, list[dict[str, Any]]] = {}
-    for row in frame.iter_rows(named=True):
-        out.setdefault(row["reason"], []).append(row)
+    for part in sorted((directory / "rejected").glob("part-*.parquet")):
+        reasons = pl.read_parquet(part, columns=["reason"]).get_column("reason")
+        needed = [
+            r
+            for r in reasons.unique(maintain_order=True).to_list()
+            if len(out.get(r, [])) < EXAMPLES_PER_REASON
+        ]
+        if not needed:
+            continue
+        frame = (
+            pl.read_parquet(part, columns=["id", "reason", "detail", "text"])
+            .filter(pl.col("reason").is_in(needed))
+            .group_by("reason", maintain_order=True)
+            .head(EXAMPLES_PER_REASON)
+        )
+        for row in frame.iter_rows(named=True):
+            examples = out.setdefault(row["reason"], [])
+            if len(examples) < EXAMPLES_PER_REASON:
+                examples.append(row)
     return out
 
 
