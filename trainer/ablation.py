@@ -650,9 +650,14 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
     tokenizer = Path(data["tokenizer"])
     ids = {
         "eval": eval_ids(tokenizer, Path(cfg.eval_text), cfg.eval_tokens),
+        **{
+            key: eval_ids(tokenizer, Path(path), cfg.eval_tokens)
+            for key, path in extra_eval_names(cfg).items()
+        },
         "heldout": heldout_ids(heldout, cfg.eval_tokens),
     }
-    eval_sha = hashlib.sha256(ids["eval"].tobytes() + b"|" + ids["heldout"].tobytes()).hexdigest()
+    scored = b"|".join(name.encode() + b"=" + values.tobytes() for name, values in ids.items())
+    eval_sha = hashlib.sha256(scored).hexdigest()
     first = data["variants"][next(iter(cfg.variants))]["manifest"]
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
