@@ -2,6 +2,7 @@
 
     python benchmarks/dedup_scaling.py [INPUT ...] [--replicas 1 5] [--modes exact distinct]
                                        [--verify true false] [--workers 2] [--json FILE]
+    python benchmarks/dedup_scaling.py --synthetic 1000000 10000000 [--verify true]
 
 Why: the corpus-wide resolve runs in one process; what it holds must grow with what LSH needs
 (band keys of every document, the rows of candidate documents), never with the texts. Each
@@ -12,6 +13,14 @@ input is written K times as JSONL with new ids (``<id>~r<k>``), in one of two wa
 * ``distinct``: replica ``k > 0`` appends ``q<k>`` to every word (``\\w+``), so replicas share
   no shingle; the corpus keeps webmix's duplicate structure K times over (K times the
   documents, candidates and planted pairs).
+
+``--synthetic N [N ...]`` instead writes corpora of N short documents (60 words drawn from
+a 50,000-word vocabulary of made-up words, files of 1M documents) with webmix's duplicate
+rate planted: 10% of the documents are exact copies and 10% near copies (one word of 60
+changed: 5-gram Jaccard 51/61 = 0.84) of an earlier document. That reaches the issue's
+10 million documents on this machine's disk and time, where replicating webmix 500 times
+would not; the resolve's memory depends on documents, bands and candidates, not on how
+long the texts are.
 
 Each corpus is deduplicated by ``corpusclean run`` with only ``minhash_dedup: {num_perm: 128,
 ngram: 5, threshold: 0.8, verify: ...}`` (subprocess, ``--workers N``). Reported per run:
@@ -30,6 +39,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 ROOT = Path(__file__).resolve().parent
@@ -48,6 +58,45 @@ def write_replicas(ids: list[str], texts: list[str], replicas: int, mode: str, o
         if mode == "distinct" and k > 0:
             frame = frame.with_columns(pl.col("text").str.replace_all(r"(\w+)", f"${{1}}q{k}"))
         frame.write_ndjson(folder / f"replica-{k:03d}.jsonl")
+    return folder
+
+
+SYNTHETIC_WORDS = 60
+SYNTHETIC_VOCAB = 50_000
+SYNTHETIC_FILE_DOCS = 1_000_000
+
+
+def write_synthetic(docs: int, out: Path, seed: int = 0) -> Path:
+    """``docs`` documents with planted exact (10%) and near (10%) copies, as JSONL files of
+    ``SYNTHETIC_FILE_DOCS`` documents; copies point at an earlier document of their file."""
+    folder = out / f"synthetic-{docs}"
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    letters = np.frombuffer(b"abcdefghijklmnopqrstuvwxyz", dtype=np.uint8)
+    vocab = pl.Series(
+        [
+            bytes(letters[rng.integers(0, 26, rng.integers(3, 10))]).decode()
+            for _ in range(SYNTHETIC_VOCAB)
+        ]
+    )
+    for start in range(0, docs, SYNTHETIC_FILE_DOCS):
+        n = min(SYNTHETIC_FILE_DOCS, docs - start)
+        words = rng.integers(0, SYNTHETIC_VOCAB, (n, SYNTHETIC_WORDS), dtype=np.int32)
+        kind = rng.random(n)
+        copy = np.flatnonzero((kind < 0.2) & (np.arange(n) > 0))
+        source = (rng.random(len(copy)) * copy).astype(np.int64)  # an earlier document
+        words[copy] = words[source]
+        near = copy[kind[copy] >= 0.1]
+        position = rng.integers(0, SYNTHETIC_WORDS, len(near))
+        words[near, position] = (words[near, position] + 1) % SYNTHETIC_VOCAB
+        frame = (
+            pl.DataFrame({"w": vocab.gather(words.ravel())})
+            .with_row_index("i")
+            .group_by(pl.col("i") // SYNTHETIC_WORDS, maintain_order=True)
+            .agg(pl.col("w").str.join(" ").alias("text"))
+            .select(pl.format("syn-{}", pl.col("i") + start).alias("id"), "text")
+        )
+        frame.write_ndjson(folder / f"part-{start // SYNTHETIC_FILE_DOCS:04d}.jsonl")
     return folder
 
 
@@ -87,16 +136,42 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--replicas", type=int, nargs="+", default=[1, 5])
     p.add_argument("--modes", nargs="+", default=["exact", "distinct"])
     p.add_argument("--verify", nargs="+", default=["true"], choices=["true", "false"])
+    p.add_argument(
+        "--synthetic",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help=(
+            "instead of replicas: synthetic corpora of N documents each (see the module docstring)"
+        ),
+    )
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--json", help="write the results to this file")
     args = p.parse_args(argv)
+
+    work = Path(tempfile.mkdtemp(prefix="corpusclean-dedup-scaling-"))
+    results: list[dict[str, Any]] = []
+    if args.synthetic:
+        try:
+            for docs in args.synthetic:
+                folder = write_synthetic(docs, work)
+                for verify in args.verify:
+                    row = {"replicas": 1, "mode": f"synthetic {docs:,}", "verify": verify == "true"}
+                    row |= run_one(folder, work, args.workers, verify == "true")
+                    results.append(row)
+                    print(json.dumps(row), flush=True)
+                shutil.rmtree(folder)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        print_table(results)
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+        return 0
 
     files = [Path(f) for f in args.inputs] or sorted(WEBMIX.glob("part-*.jsonl.gz"))
     if not files:
         raise SystemExit("no input: give JSONL files (../shared/data/webmix is absent)")
     ids, texts = read_jsonl(files)
-    work = Path(tempfile.mkdtemp(prefix="corpusclean-dedup-scaling-"))
-    results: list[dict[str, Any]] = []
     try:
         for replicas in args.replicas:
             for mode in args.modes if replicas > 1 else ["exact"]:
@@ -111,23 +186,30 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
     print()
     print(
-        f"{'input':<14} {'verify':>6} {'docs':>7} {'input MB':>8} {'wall s':>7} "
+        f"{'input':<20} {'verify':>6} {'docs':>7} {'input MB':>8} {'wall s':>7} "
         f"{'parent MB':>9} {'tree MB':>8} {'cand.':>7} {'identical':>9} {'removed':>7}"
     )
     for row in results:
-        name = f"x{row['replicas']} {row['mode']}" if row["replicas"] > 1 else "x1"
+        if row["mode"].startswith("synthetic"):
+            name = row["mode"]
+        else:
+            name = f"x{row['replicas']} {row['mode']}" if row["replicas"] > 1 else "x1"
         c = row["counters"]
         print(
-            f"{name:<14} {str(row['verify']).lower():>6} {row['docs']:>7} {row['input_mb']:>8} "
+            f"{name:<20} {str(row['verify']).lower():>6} {row['docs']:>7} {row['input_mb']:>8} "
             f"{row['seconds']:>7} {row['peak_rss_parent_mb']:>9} {row['peak_rss_tree_mb']:>8} "
             f"{c.get('candidate_pairs', 0):>7} {c.get('verified_identical', '-'):>9} "
             f"{row['removed']:>7}"
         )
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-    return 0
 
 
 if __name__ == "__main__":

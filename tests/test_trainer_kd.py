@@ -15,10 +15,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+import torch.nn.functional as F
 from test_trainer import _expect_error, counting_docs, flatten, read_log, write_shards
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from trainer import cli
+from trainer import kd as kd_module
 from trainer.errors import TrainerError
 from trainer.kd import (
     KD_LOSSES,
@@ -26,6 +28,7 @@ from trainer.kd import (
     Batch,
     DistilGPT2,
     Distiller,
+    HardTargets,
     KDOptions,
     MiniLM,
     Outputs,
@@ -459,6 +462,92 @@ def test_reverse_kl_value_and_gradient_match_autograd() -> None:
     (g_ref,) = torch.autograd.grad(0.3 * reference, s)
     assert torch.allclose(g_ours, g_ref, rtol=1e-10, atol=1e-14)
     assert torch.autograd.gradcheck(lambda x: reverse_kl(x, t), (s,))
+
+
+@pytest.mark.parametrize("fused", ["soft", "reverse"])
+@pytest.mark.parametrize("rows_per_chunk", [1, 4, 64])
+def test_fused_kl_in_row_chunks_with_weight_and_sliced_logits(
+    fused: str, rows_per_chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fused KLs work on ROWS_PER_CHUNK rows at a time (a last, shorter chunk included),
+    fold the term's weight into forward, and read a vocabulary-prefix slice of wider
+    logits: value and gradient still equal autograd's, under a loss that adds the term to
+    another one (upstream gradient 1, the shortcut) and under one that scales it (not)."""
+    monkeypatch.setattr(kd_module, "ROWS_PER_CHUNK", rows_per_chunk)
+    gen = torch.Generator().manual_seed(3)
+    wide = (torch.randn(2, 5, 13, generator=gen, dtype=torch.float64) * 2).requires_grad_(True)
+    t = torch.randn(2, 5, 11, generator=gen, dtype=torch.float64) * 2
+    s = wide[..., :11]  # 10 rows: not a multiple of 4
+    if fused == "soft":
+        ours, reference = soft_kl(s, t, 2.0, 0.7), 0.7 * _reference_kl(t / 2.0, s / 2.0)
+    else:
+        ours, reference = reverse_kl(s, t, 0.7), 0.7 * _reference_kl(s, t)
+    assert ours.item() == pytest.approx(reference.item(), rel=1e-12)
+    for upstream in (1.0, 0.25):
+        other = (wide**2).mean()
+        (g_ours,) = torch.autograd.grad(upstream * ours + other, wide, retain_graph=True)
+        (g_ref,) = torch.autograd.grad(upstream * reference + other, wide, retain_graph=True)
+        assert torch.allclose(g_ours, g_ref, rtol=1e-10, atol=1e-14)
+        assert torch.all(g_ours[..., 11:] == g_ref[..., 11:])
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+@pytest.mark.parametrize("rows_per_chunk", [3, 64])
+def test_soft_kl_carrying_the_cross_entropy_equals_the_two_apart(
+    label_smoothing: float, rows_per_chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch.soft_kl makes the step's CE in its own pass over the logits: the KL term keeps
+    its value, the CE's value comes back detached and the KL term's gradient carries
+    w_ce * CE's. The loss a distiller builds from them has the value and gradient of
+    weight * KL + w_ce * F.cross_entropy, also scaled as under gradient accumulation."""
+    monkeypatch.setattr(kd_module, "ROWS_PER_CHUNK", rows_per_chunk)
+    gen = torch.Generator().manual_seed(4)
+    for w_ce in (0.5, 2.0, 0.0):
+        s = (torch.randn(2, 5, 17, generator=gen, dtype=torch.float64) * 2).requires_grad_(True)
+        t = torch.randn(2, 5, 17, generator=gen, dtype=torch.float64) * 2
+        y = torch.randint(0, 17, (2, 5), generator=gen)
+        hard = HardTargets(s, y, w_ce, label_smoothing)
+        kl = Batch(Outputs(s), Outputs(t), hard=hard).soft_kl(2.0, 0.6)
+        weighted_ce, ce = hard.weighted()
+        assert not ce.requires_grad
+        kl_ref = 0.6 * _reference_kl(t / 2.0, s / 2.0)
+        ce_ref = F.cross_entropy(s.reshape(-1, 17), y.reshape(-1), label_smoothing=label_smoothing)
+        assert kl.item() == pytest.approx(kl_ref.item(), rel=1e-12)
+        assert ce.item() == pytest.approx(ce_ref.item(), rel=1e-12)
+        for scale in (1.0, 0.25):
+            loss, reference = scale * (kl + weighted_ce), scale * (kl_ref + w_ce * ce_ref)
+            assert loss.item() == pytest.approx(reference.item(), rel=1e-12)
+            (g_ours,) = torch.autograd.grad(loss, s, retain_graph=True)
+            (g_ref,) = torch.autograd.grad(reference, s, retain_graph=True)
+            assert torch.allclose(g_ours, g_ref, rtol=1e-10, atol=1e-14)
+
+
+def test_distiller_fuses_the_cross_entropy_only_over_the_same_logits() -> None:
+    """vanilla's KL computes the step's CE in its own pass (the distiller then does not
+    compute it again); with a rounded-up model vocabulary the CE still covers every column,
+    so it is computed apart. Both ways the loss equals the formula's."""
+    torch.manual_seed(0)
+    for model_vocab, shard_vocab in ((40, 40), (48, 40)):
+        config = GPT2Config(n_layer=2, n_head=2, n_embd=16, n_positions=16, vocab_size=model_vocab)
+        student, teacher = GPT2LMHeadModel(config).eval(), GPT2LMHeadModel(config)
+        shapes = Shapes.of(student, teacher, None)
+        vanilla = Vanilla(KDOptions(alpha=0.4), shapes)
+        distiller = Distiller(teacher, student, [vanilla], shard_vocab, 10, label_smoothing=0.1)
+        x = torch.randint(0, shard_vocab, (2, 8))
+        y = torch.randint(0, shard_vocab, (2, 8))
+        loss, parts = distiller(student, x, y, 0)
+        s_logits = student(input_ids=x).logits
+        with torch.no_grad():
+            t_logits = teacher(input_ids=x).logits
+        ce = F.cross_entropy(s_logits.reshape(-1, model_vocab), y.reshape(-1), label_smoothing=0.1)
+        kl = _reference_kl(t_logits[..., :shard_vocab] / 2.0, s_logits[..., :shard_vocab] / 2.0)
+        expected = 0.4 * 4.0 * kl + 0.6 * ce
+        assert parts["ce"].item() == pytest.approx(ce.item(), rel=1e-5)
+        assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+        grads = torch.autograd.grad(loss, list(student.parameters()))
+        reference = torch.autograd.grad(expected, list(student.parameters()))
+        for got, want in zip(grads, reference, strict=True):
+            assert torch.allclose(got, want, rtol=1e-4, atol=1e-6)
 
 
 def test_kl_terms_of_bf16_logits_are_fp32() -> None:
