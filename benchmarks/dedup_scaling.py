@@ -83,8 +83,11 @@ def write_synthetic(docs: int, out: Path, seed: int = 0) -> Path:
         n = min(SYNTHETIC_FILE_DOCS, docs - start)
         words = rng.integers(0, SYNTHETIC_VOCAB, (n, SYNTHETIC_WORDS), dtype=np.int32)
         kind = rng.random(n)
-        copy = np.flatnonzero((kind < 0.2) & (np.arange(n) > 0))
-        source = (rng.random(len(copy)) * copy).astype(np.int64)  # an earlier document
+        kind[0] = 1.0  # the first document is an original
+        copy = np.flatnonzero(kind < 0.2)
+        originals = np.flatnonzero(kind >= 0.2)
+        earlier = np.searchsorted(originals, copy)  # originals before each copy (>= 1)
+        source = originals[(rng.random(len(copy)) * earlier).astype(np.int64)]
         words[copy] = words[source]
         near = copy[kind[copy] >= 0.1]
         position = rng.integers(0, SYNTHETIC_WORDS, len(near))

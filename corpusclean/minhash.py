@@ -1104,17 +1104,18 @@ def band_candidate_pairs(
         if len(members) == 0:
             continue
         first = np.maximum.accumulate(np.where(head, positions, 0))  # bucket head per row
-        found_a.append(index[order[first[members]]])
-        found_b.append(index[order[members]])
+        found_a.append(order[first[members]])
+        found_b.append(order[members])
     if not found_a:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty.copy()
+    # Pairs of row positions (< n), encoded a * n + b: n^2 fits int64 for n < 3e9 documents,
+    # where the doc numbers themselves (the engine's batch << 20 | row) would overflow it.
     a = np.concatenate(found_a)
     b = np.concatenate(found_b)
-    span = int(index[-1]) + 1
-    pair = np.sort(a * span + b)
+    pair = np.sort(a * n + b)
     pair = pair[np.diff(pair, prepend=-1) != 0]
-    return pair // span, pair % span
+    return index[pair // n], index[pair % n]
 
 
 # --------------------------------------------------------------------------------------------

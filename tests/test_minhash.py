@@ -606,3 +606,23 @@ def test_band_candidate_pairs_equal_polars_candidate_pairs(seed):
         mh.band_candidate_pairs(keys, doc_index[::-1])
     empty_a, empty_b = mh.band_candidate_pairs(np.arange(6, dtype=np.uint64).reshape(3, 2))
     assert len(empty_a) == len(empty_b) == 0
+
+
+def test_band_candidate_pairs_of_engine_sized_doc_numbers():
+    """The engine numbers documents batch << 20 | row: 10M documents in batches of 1,000 give
+    numbers near 1e10, whose square overflows int64. Pairs must not depend on their size
+    (a 10M-document run failed with an IndexError when pairs were encoded as a * max + b)."""
+    rng = np.random.default_rng(3)
+    n, bands = 2000, 4
+    keys = np.where(
+        rng.random((n, bands)) < 0.8,
+        np.arange(n * bands, dtype=np.uint64).reshape(n, bands) + 100,
+        rng.integers(0, 30, (n, bands), dtype=np.uint64),
+    )
+    small = np.arange(n, dtype=np.int64)
+    huge = (np.arange(n, dtype=np.int64) + 10_000) << 20  # up to ~1.3e10
+    a_small, b_small = mh.band_candidate_pairs(keys, small)
+    a_huge, b_huge = mh.band_candidate_pairs(keys, huge)
+    assert len(a_small) > 100
+    assert a_huge.tolist() == huge[a_small].tolist()
+    assert b_huge.tolist() == huge[b_small].tolist()
