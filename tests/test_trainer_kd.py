@@ -491,10 +491,14 @@ def test_fused_kl_in_row_chunks_with_weight_and_sliced_logits(
         assert torch.all(g_ours[..., 11:] == g_ref[..., 11:])
 
 
+@pytest.mark.parametrize("temperature", [1.0, 2.0, 3.0, 3.5])  # 3.5: the CE's own softmax
 @pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
 @pytest.mark.parametrize("rows_per_chunk", [3, 64])
 def test_soft_kl_carrying_the_cross_entropy_equals_the_two_apart(
-    label_smoothing: float, rows_per_chunk: int, monkeypatch: pytest.MonkeyPatch
+    temperature: float,
+    label_smoothing: float,
+    rows_per_chunk: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Batch.soft_kl makes the step's CE in its own pass over the logits: the KL term keeps
     its value, the CE's value comes back detached and the KL term's gradient carries
@@ -507,10 +511,10 @@ def test_soft_kl_carrying_the_cross_entropy_equals_the_two_apart(
         t = torch.randn(2, 5, 17, generator=gen, dtype=torch.float64) * 2
         y = torch.randint(0, 17, (2, 5), generator=gen)
         hard = HardTargets(s, y, w_ce, label_smoothing)
-        kl = Batch(Outputs(s), Outputs(t), hard=hard).soft_kl(2.0, 0.6)
+        kl = Batch(Outputs(s), Outputs(t), hard=hard).soft_kl(temperature, 0.6)
         weighted_ce, ce = hard.weighted()
         assert not ce.requires_grad
-        kl_ref = 0.6 * _reference_kl(t / 2.0, s / 2.0)
+        kl_ref = 0.6 * _reference_kl(t / temperature, s / temperature)
         ce_ref = F.cross_entropy(s.reshape(-1, 17), y.reshape(-1), label_smoothing=label_smoothing)
         assert kl.item() == pytest.approx(kl_ref.item(), rel=1e-12)
         assert ce.item() == pytest.approx(ce_ref.item(), rel=1e-12)

@@ -213,6 +213,10 @@ class _SoftTargetKL(torch.autograd.Function):
         y = targets.reshape(-1, 1) if targets is not None else None
         kl_total = torch.zeros((), dtype=torch.float64, device=student.device)
         ce_total = torch.zeros((), dtype=torch.float64, device=student.device)
+        # For an integer temperature T (2, the default of vanilla and distilgpt2),
+        # softmax(s) = q^T / sum q^T with q = softmax(s / T), and lse(s) = T lse(s / T) +
+        # log sum q^T: the CE needs no exp pass of its own.
+        power = int(temperature) if float(temperature).is_integer() and temperature <= 4 else 0
         for rows in _row_chunks(n):
             t_scaled = _fp32_scaled(t_rows[rows], 1.0 / temperature)
             p_t, lse_t = _softmax_and_logsumexp(t_scaled)
@@ -224,13 +228,19 @@ class _SoftTargetKL(torch.autograd.Function):
             if y is None:
                 continue
             logits = _at_least_fp32(s_rows[rows])
-            q, lse = _softmax_and_logsumexp(logits)
+            if power:
+                q = q_s if power == 1 else q_s.pow_(power)  # q_s is not needed any more
+                q_total = q.sum(-1, keepdim=True)
+                lse = power * lse_s + q_total.squeeze(-1).log()
+                g.addcmul_(q, q_total.reciprocal_(), value=ce_weight / n)
+            else:
+                q, lse = _softmax_and_logsumexp(logits)
+                g.add_(q, alpha=ce_weight / n)
             picked = logits.gather(1, y[rows])
             ce = lse - (1 - label_smoothing) * picked.squeeze(1)
             if label_smoothing:
                 ce -= label_smoothing * logits.mean(-1)
             ce_total += ce.sum()
-            g.add_(q, alpha=ce_weight / n)
             if label_smoothing:
                 g.sub_(ce_weight * label_smoothing / (vocab * n))
             g.scatter_add_(

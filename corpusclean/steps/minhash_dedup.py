@@ -211,9 +211,13 @@ class MinhashDedupStep(CorpusStep):
         return counters
 
 
-#: Most shingle hashes :class:`_Verifier` holds at once (uint32: 1 GiB); more are verified in
-#: chunks of pairs, each reading the scan parts again.
-VERIFY_BUDGET = 1 << 28
+#: Most shingle hashes :class:`_Verifier` holds at once; more are verified in chunks of pairs,
+#: each reading the scan parts again. A chunk's peak is about 40 bytes per hash (the hashes as
+#: read, 4, then :func:`corpusclean.minhash.pair_jaccard`'s sorted 64-bit keys and their
+#: temporaries, 28 measured on 20M hashes, plus Polars' list column and its explode), so
+#: 2^27 hashes bound it near 5.4 GB. That is one chunk for 10M synthetic documents with 20%
+#: planted duplicates (docs/dedup.md), and several for corpora of long near-duplicate pages.
+VERIFY_BUDGET = 1 << 27
 
 
 def _sorted_unique(values: np.ndarray) -> np.ndarray:
