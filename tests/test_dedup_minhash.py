@@ -196,3 +196,69 @@ def test_many_small_scan_parts_give_the_same_decisions(copies, tmp_path, monkeyp
         monkeypatch.setattr(minhash_dedup, "VERIFY_BUDGET", 150)  # and chunks for the 2nd run
     assert outputs[0].height == 24
     assert outputs[1].drop("_doc", strict=False).equals(outputs[0].drop("_doc", strict=False))
+
+
+def _kill_during_scan(command: list[str], scan: Path, parts: int) -> None:
+    """Start ``command`` in its own process group and SIGKILL the group (parent and workers,
+    as an OOM killer or a lost machine would) once ``parts`` scan parts are on disk."""
+    import os
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    deadline = time.monotonic() + 120
+    try:
+        while len(list(scan.glob("*.parquet"))) < parts:
+            assert proc.poll() is None, "the run ended before it could be killed mid-scan"
+            assert time.monotonic() < deadline, "no scan parts appeared"
+            time.sleep(0.005)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_run_killed_during_the_corpus_pass_resumes_to_the_same_output(tmp_path: Path) -> None:
+    """SIGKILL in the middle of minhash_dedup's scan (the corpus-wide pass), then the same
+    command again: the output equals an uninterrupted run's, byte for byte."""
+    import hashlib
+    import subprocess
+    import sys
+
+    rng = random.Random(5)
+    rows = []
+    for i in range(40_000):
+        if i and rng.random() < 0.2:  # a copy of an earlier document, one word changed
+            words = rows[rng.randrange(i)][1].split()
+            words[rng.randrange(len(words))] = f"x{i}"
+            rows.append((f"d{i}", " ".join(words)))
+        else:
+            rows.append((f"d{i}", " ".join(_doc(rng, 30))))
+    src = tmp_path / "in.jsonl"
+    src.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
+    rules = tmp_path / "r.yaml"
+    rules.write_text("version: 1\nsteps:\n  - minhash_dedup: {verify: true}\n")
+
+    def command(out: Path) -> list[str]:
+        return [sys.executable, "-m", "corpusclean", "run", str(rules), "--input", str(src),
+                "--output", str(out), "--workers", "1", "--quiet"]  # fmt: skip
+
+    subprocess.run(command(tmp_path / "ref"), check=True)
+    out = tmp_path / "out"
+    _kill_during_scan(command(out), out / "_work" / "pass-0" / "scan", parts=3)
+    assert not (out / "stats.json").exists()
+    state = out / "_work" / "state.json"
+    assert not state.exists() or json.loads(state.read_text())["finished"] == 0
+    subprocess.run(command(out), check=True)
+
+    def digest(folder: Path) -> dict[str, str]:
+        return {
+            str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*.parquet"))
+        }
+
+    for sub in ("documents", "rejected"):
+        assert digest(out / sub) == digest(tmp_path / "ref" / sub)
+    assert digest(tmp_path / "ref" / "rejected")  # near-copies were found and removed
