@@ -14,6 +14,8 @@ next pass. The last pass writes ``documents/``.
 
 from __future__ import annotations
 
+import os
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -60,9 +62,26 @@ _steps: list[Step] = []
 _scanner: CorpusStep | None = None
 
 
+#: How often a worker checks that the run that started it is still alive.
+PARENT_CHECK_SECONDS = 0.5
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this worker once the run's process is gone (its parent pid changes when the
+    orphan is re-parented). A run killed outright (OOM killer, ``kill -9``) cannot shut its
+    pool down, and spawned workers blocked on the task queue never notice: they would stay
+    forever, holding their memory."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
 def init_worker(spec: PassSpec) -> None:
-    """Build and set up the pass's steps once per process."""
+    """Build and set up the pass's steps once per process; watch the parent."""
     global _pass, _steps, _scanner
+    threading.Thread(
+        target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch"
+    ).start()
     _pass = spec
     _steps = [s.build() for s in spec.steps]
     for step in _steps:

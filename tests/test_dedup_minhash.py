@@ -220,16 +220,12 @@ def _kill_during_scan(command: list[str], scan: Path, parts: int) -> None:
         proc.wait()
 
 
-def test_run_killed_during_the_corpus_pass_resumes_to_the_same_output(tmp_path: Path) -> None:
-    """SIGKILL in the middle of minhash_dedup's scan (the corpus-wide pass), then the same
-    command again: the output equals an uninterrupted run's, byte for byte."""
-    import hashlib
-    import subprocess
-    import sys
-
+def _copies_corpus(tmp_path: Path, docs: int = 40_000) -> tuple[Path, Path]:
+    """A JSONL corpus of short documents, 20% near-copies of earlier ones, and rules that
+    deduplicate it (scanning takes seconds: long enough to be interrupted)."""
     rng = random.Random(5)
-    rows = []
-    for i in range(40_000):
+    rows: list[tuple[str, str]] = []
+    for i in range(docs):
         if i and rng.random() < 0.2:  # a copy of an earlier document, one word changed
             words = rows[rng.randrange(i)][1].split()
             words[rng.randrange(len(words))] = f"x{i}"
@@ -240,6 +236,17 @@ def test_run_killed_during_the_corpus_pass_resumes_to_the_same_output(tmp_path: 
     src.write_text("".join(json.dumps({"id": i, "text": t}) + "\n" for i, t in rows))
     rules = tmp_path / "r.yaml"
     rules.write_text("version: 1\nsteps:\n  - minhash_dedup: {verify: true}\n")
+    return src, rules
+
+
+def test_run_killed_during_the_corpus_pass_resumes_to_the_same_output(tmp_path: Path) -> None:
+    """SIGKILL in the middle of minhash_dedup's scan (the corpus-wide pass), then the same
+    command again: the output equals an uninterrupted run's, byte for byte."""
+    import hashlib
+    import subprocess
+    import sys
+
+    src, rules = _copies_corpus(tmp_path)
 
     def command(out: Path) -> list[str]:
         return [sys.executable, "-m", "corpusclean", "run", str(rules), "--input", str(src),
@@ -262,3 +269,75 @@ def test_run_killed_during_the_corpus_pass_resumes_to_the_same_output(tmp_path: 
     for sub in ("documents", "rejected"):
         assert digest(out / sub) == digest(tmp_path / "ref" / sub)
     assert digest(tmp_path / "ref" / "rejected")  # near-copies were found and removed
+
+
+def _spawned_workers(pid: int) -> list[int]:
+    """Children of ``pid`` started by multiprocessing's spawn (not its resource tracker)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if parent == pid and b"spawn_main" in cmdline:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"  # a zombie has exited (nobody reaped it yet)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc")
+def test_workers_exit_when_the_run_is_killed(tmp_path: Path) -> None:
+    """SIGKILL of the run's process alone (as the OOM killer does): its spawned workers,
+    which cannot be told, notice within a second and exit instead of lingering."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, rules = _copies_corpus(tmp_path)
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "corpusclean",
+            "run",
+            str(rules),
+            "--input",
+            str(src),
+            "--output",
+            str(out),
+            "--workers",
+            "2",
+            "--quiet",
+        ],  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    scan = out / "_work" / "pass-0" / "scan"
+    deadline = time.monotonic() + 120
+    while not list(scan.glob("*.parquet")):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    workers = _spawned_workers(proc.pid)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    try:
+        assert len(workers) == 2
+        deadline = time.monotonic() + 10
+        while any(_alive(w) for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not any(_alive(w) for w in workers)
+    finally:
+        for w in workers:
+            if _alive(w):
+                os.kill(w, signal.SIGKILL)
