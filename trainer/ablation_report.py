@@ -91,8 +91,11 @@ def plot_bars(result: dict[str, Any], path: Path) -> Path:
                   ha="right" if rotate else "center")  # fmt: skip
     ax.set_xlim(-0.6, len(names) - 0.4)
     ax.set_ylabel("eval perplexity (lower is better)")
-    ax.set_title(f"Eval perplexity after {result['tokens_per_run']:,} tokens\n"
-                 "mean (large dot), seeds (small dots), seed range (whiskers)", fontsize=10)
+    ax.set_title(
+        f"Eval perplexity after {result['tokens_per_run']:,} tokens\n"
+        "mean (large dot), seeds (small dots), seed range (whiskers)",
+        fontsize=10,
+    )
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(path)
