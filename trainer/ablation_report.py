@@ -238,7 +238,8 @@ def tables(result: dict[str, Any]) -> dict[str, list[list[str]]]:
          f"windows of {s['block_size']}, stride {s['eval_stride']})"],
         *[[f"further evaluation text ({k})", path] for k, path in more.items()],
         ["shared held-out slice", f"val split of {s['heldout']}"],
-        ["tokenizer", f"{result['tokenizer']} (sha256 {result['tokenizer_sha256'][:12]})"],
+        ["tokenizer", f"sha256 {result['tokenizer_sha256'][:12]}, the same file in every "
+         f"variant (checked; read from {result['tokenizer']})"],
         ["initial weights", ", ".join(f"seed {k}: {v[:12]}"
                                       for k, v in result["init_sha256"].items())],
     ]  # fmt: skip
