@@ -155,25 +155,48 @@ def tree_rss_kb(root: int) -> int:
     return total
 
 
+def _cpu_ticks(pid: int) -> int:
+    """utime + stime of one process so far, in clock ticks (0 once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0
+    return int(fields[11]) + int(fields[12])
+
+
+def tree_cpu_ticks(root: int, seen: dict[int, int]) -> None:
+    """Record in ``seen`` the CPU ticks of ``root`` and every descendant alive now."""
+    stack = [root]
+    while stack:
+        pid = stack.pop()
+        seen[pid] = max(seen.get(pid, 0), _cpu_ticks(pid))
+        stack.extend(_children(pid))
+
+
 def run_measured(
     command: list[str], log: Path, env: dict[str, str] | None = None
 ) -> tuple[float, float, float, float, float]:
     """Run a command: (wall seconds, CPU seconds, mean load average, peak tree RSS MB sampled
     every 100 ms, peak single-process MB). CPU seconds are user + system time of the process
-    and of every descendant it waited for (``wait4``): on a machine shared with other work
-    they vary much less than wall-clock time. Output goes to ``log`` (its end is shown on
-    failure)."""
+    tree: every process seen in it (sampled every 100 ms from /proc, the last sample of each
+    kept) or, if larger, what ``wait4`` reports for the processes that were waited for.
+    ``wait4`` alone misses workers that nobody waits for, such as those of datatrove's
+    forkserver, which made its CPU column meaningless. On a machine shared with other work
+    CPU seconds vary much less than wall-clock time. Output goes to ``log`` (its end is
+    shown on failure)."""
     start = time.perf_counter()
     with log.open("wb") as sink:
         process = subprocess.Popen(command, env=env, stdout=sink, stderr=subprocess.STDOUT)
     peak = 0
     loads: list[float] = []
+    ticks: dict[int, int] = {}
     done = threading.Event()
 
     def sample() -> None:
         nonlocal peak
         while not done.is_set():
             peak = max(peak, tree_rss_kb(process.pid))
+            tree_cpu_ticks(process.pid, ticks)
             loads.append(os.getloadavg()[0])
             done.wait(0.1)
 
@@ -188,7 +211,8 @@ def run_measured(
         tail = "\n".join(log.read_text(errors="replace").splitlines()[-40:])
         raise SystemExit(f"{tail}\n{command[0]} ... failed with exit code {process.returncode}")
     # ru_maxrss of wait4: the largest resident set of the child and its waited-for descendants
-    cpu = usage.ru_utime + usage.ru_stime
+    sampled = sum(ticks.values()) / os.sysconf("SC_CLK_TCK")
+    cpu = max(usage.ru_utime + usage.ru_stime, sampled)
     load = sum(loads) / max(len(loads), 1)
     return seconds, cpu, load, peak / 1024, usage.ru_maxrss / 1024
 
