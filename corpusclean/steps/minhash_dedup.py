@@ -28,12 +28,16 @@ How, in the engine's three corpus-wide phases:
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
+import pyarrow.ipc  # noqa: F401  (pa.ipc)
 from pydantic import Field, model_validator
 
 from corpusclean import minhash
@@ -170,6 +174,7 @@ class MinhashDedupStep(CorpusStep):
                 docs,
                 payload.get_column("fingerprint").to_numpy(),
                 payload.get_column("n_shingles").to_numpy(),
+                state_dir,
             )
             jaccard = verifier.jaccard(a, b)
             similar = jaccard >= opts.threshold
@@ -358,15 +363,23 @@ class _Verifier:
       shingle set: Jaccard 1.0 without reading anything (exact copies, replicated pages).
     * Every other document is represented by the first document with its fingerprint, so a
       text present k times is read once.
-    * Pairs are taken in chunks whose documents hold at most ``VERIFY_BUDGET`` hashes; each
-      chunk reads the shingles of its documents from the scan parts, one part at a time, and
-      :func:`corpusclean.minhash.pair_jaccard` computes the exact similarities.
+    * Pairs are taken in chunks whose documents hold at most ``VERIFY_BUDGET`` hashes, and
+      :func:`corpusclean.minhash.pair_jaccard` computes a chunk's exact similarities. One
+      chunk reads its documents' shingles from the scan parts directly; several chunks are
+      fed by one sweep over the parts that appends each chunk's rows to its own spill file
+      in ``spill_dir``, so the parts' shingles are read once, not once per chunk.
     """
 
     def __init__(
-        self, parts: _ScanParts, docs: np.ndarray, fingerprint: np.ndarray, n: np.ndarray
+        self,
+        parts: _ScanParts,
+        docs: np.ndarray,
+        fingerprint: np.ndarray,
+        n: np.ndarray,
+        spill_dir: Path,
     ) -> None:
         self.parts = parts
+        self.spill_dir = spill_dir
         self.docs = docs
         self.fingerprint = fingerprint
         self.n = n.astype(np.int64)
@@ -395,20 +408,75 @@ class _Verifier:
         first_of_a = np.ones(len(pair), dtype=bool)
         first_of_a[1:] = ua[1:] != ua[:-1]
         cost = np.cumsum(self.n[ub] + first_of_a * self.n[ua])
-        values = np.empty(len(pair), dtype=np.float64)
+        bounds: list[tuple[int, int]] = []
         start = 0
         while start < len(pair):
             base = cost[start - 1] if start else 0
             stop = max(int(np.searchsorted(cost, base + VERIFY_BUDGET, side="right")), start + 1)
-            values[start:stop] = self._exact(ua[start:stop], ub[start:stop])
-            self.chunks += 1
+            bounds.append((start, stop))
             start = stop
+        self.chunks += len(bounds)
+        needed = [_sorted_unique(np.concatenate([ua[i:j], ub[i:j]])) for i, j in bounds]
+        if len(bounds) == 1:
+            chunk_rows: Iterator[pl.DataFrame] = iter(
+                [self.parts.read(self.docs[needed[0]], ["_doc", "shingles"])]
+            )
+        else:
+            chunk_rows = self._spilled(needed)
+        values = np.empty(len(pair), dtype=np.float64)
+        for (i, j), want, rows in zip(bounds, needed, chunk_rows, strict=True):
+            values[i:j] = self._exact(rows, want, ua[i:j], ub[i:j])
         out[todo] = values[inverse.reshape(-1)]
         return out
 
-    def _exact(self, ra: np.ndarray, rb: np.ndarray) -> np.ndarray:
-        needed = _sorted_unique(np.concatenate([ra, rb]))
-        rows = self.parts.read(self.docs[needed], ["_doc", "shingles"])
+    def _spilled(self, needed: list[np.ndarray]) -> Iterator[pl.DataFrame]:
+        """The rows (``_doc``, ``shingles``) of each chunk's documents, sorted by ``_doc``,
+        chunk after chunk, from one sweep over the scan parts: each part's rows go to the
+        spill file of every chunk that needs them, then each file is read back alone."""
+        member_doc = np.concatenate(needed)
+        member_chunk = np.repeat(np.arange(len(needed)), [len(x) for x in needed])
+        order = np.argsort(member_doc, kind="stable")
+        member_doc, member_chunk = member_doc[order], member_chunk[order]
+        folder = Path(tempfile.mkdtemp(prefix="verify-", dir=self.spill_dir))
+        files = [folder / f"chunk-{k:06d}.arrow" for k in range(len(needed))]
+        writers: dict[int, pa.ipc.RecordBatchFileWriter] = {}
+        try:
+            for frame in self.parts.each(
+                self.docs[_sorted_unique(member_doc)], ["_doc", "shingles"]
+            ):
+                at = np.searchsorted(self.docs, frame.get_column("_doc").to_numpy())
+                lo = np.searchsorted(member_doc, at, side="left")
+                counts = np.searchsorted(member_doc, at, side="right") - lo
+                row = np.repeat(np.arange(len(at)), counts)
+                member = np.arange(len(row)) - np.repeat(np.cumsum(counts) - counts, counts)
+                chunk = member_chunk[member + np.repeat(lo, counts)]
+                by_chunk = np.argsort(chunk, kind="stable")
+                row, chunk = row[by_chunk], chunk[by_chunk]
+                starts = np.flatnonzero(np.diff(chunk, prepend=-1) != 0)
+                for first, last in zip(starts, [*starts[1:], len(chunk)], strict=True):
+                    k = int(chunk[first])
+                    table = frame[row[first:last]].to_arrow()
+                    if k not in writers:
+                        writers[k] = pa.ipc.new_file(files[k], table.schema)
+                    writers[k].write_table(table)
+            for writer in writers.values():
+                writer.close()
+            writers.clear()
+            for k, path in enumerate(files):
+                rows = pl.read_ipc(path).sort("_doc")  # a sorted copy: the file can go
+                path.unlink()
+                if rows.height != len(needed[k]):
+                    raise RuntimeError(f"verification chunk {k}: rows missing from the scan")
+                yield rows
+        finally:
+            for writer in writers.values():
+                writer.close()
+            shutil.rmtree(folder, ignore_errors=True)
+
+    def _exact(
+        self, rows: pl.DataFrame, needed: np.ndarray, ra: np.ndarray, rb: np.ndarray
+    ) -> np.ndarray:
+        """Exact Jaccard of the pairs (ra, rb), given the rows of the ``needed`` documents."""
         column = rows.get_column("shingles")
         lengths = column.list.len().to_numpy().astype(np.int64)
         offsets = np.zeros(len(lengths) + 1, dtype=np.int64)
