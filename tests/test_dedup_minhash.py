@@ -149,9 +149,15 @@ def test_verification_in_chunks_and_identical_texts(copies, tmp_path, monkeypatc
         assert row["detail"].startswith(f"near-duplicate of {survivor} (jaccard=")
         if row["id"].startswith("exact"):
             assert row["detail"].endswith("(jaccard=1.0)")
+    assert counters["verify_chunks"] == 1
     monkeypatch.setattr(minhash_dedup, "VERIFY_BUDGET", 150)  # about one document per chunk
     chunked = _run(tmp_path, copies, options, 1, "chunked")
     assert pl.read_parquet(chunked / "rejected" / "*.parquet").sort("id").equals(rejected)
+    chunked_counters = json.loads((chunked / "stats.json").read_text())["steps"][0]["counters"]
+    assert chunked_counters["verify_chunks"] > 5  # fed by one sweep over the scan parts
+    state = chunked / "_work" / "step-0"
+    assert (state / "decisions.parquet").is_file()
+    assert not list(state.glob("verify-*"))  # the spill files are removed
 
 
 @pytest.mark.parametrize("verify", [True, False])

@@ -181,6 +181,7 @@ class MinhashDedupStep(CorpusStep):
             a, b, jaccard = a[similar], b[similar], jaccard[similar]
             counters["verified_pairs"] = int(similar.sum())
             counters["verified_identical"] = verifier.identical
+            counters["verify_chunks"] = verifier.chunks
         if opts.cluster == "union_find":
             roots = minhash.union_find(len(docs), (a, b))
         else:
