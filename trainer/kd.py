@@ -1,14 +1,19 @@
 """Knowledge distillation: a frozen teacher's outputs as extra training signal.
 
 Each method is one small class registered in ``KD_LOSSES`` under its ``--kd`` name. A method
-returns its distillation term, already weighted as its paper does, and the weight it gives
-the ordinary hard-label cross-entropy (None when it has no opinion: pkd, minilm and rail
-are auxiliary terms added to whatever else trains the student). The training loss is
+gives its distillation term (``term``), already weighted as its paper does, and the weight it
+gives the ordinary hard-label cross-entropy (``ce_weight``; None when it has no opinion: pkd,
+minilm and rail are auxiliary terms added to whatever else trains the student). The
+training loss is
 
     loss = w_ce * CE(student, next tokens; --label-smoothing) + sum of the methods' terms
 
 with w_ce the largest CE weight any chosen method gives, or 1 when none gives one, so
 ``--kd vanilla,pkd`` is Sun et al.'s full PKD objective ((1-a) CE + a T^2 KL + b PT).
+
+On a CPU the step's cost after the two forwards is passes over [B, T, V] logits, so the logit
+KLs are fused autograd functions working on row chunks, and the CE is made in the soft-target
+KL's pass when it can be (docs/design.md, "Distillation on a CPU").
 
 Conventions, shared by every method: token-level terms are means over the batch's tokens;
 logits are compared over the shards' real vocabulary (the rows a rounded-up embedding adds
