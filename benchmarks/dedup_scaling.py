@@ -36,6 +36,7 @@ import json
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -154,38 +155,14 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="corpusclean-dedup-scaling-"))
     results: list[dict[str, Any]] = []
-    if args.synthetic:
-        try:
-            for docs in args.synthetic:
-                folder = write_synthetic(docs, work)
-                for verify in args.verify:
-                    row = {"replicas": 1, "mode": f"synthetic {docs:,}", "verify": verify == "true"}
-                    row |= run_one(folder, work, args.workers, verify == "true")
-                    results.append(row)
-                    print(json.dumps(row), flush=True)
-                shutil.rmtree(folder)
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-        print_table(results)
-        if args.json:
-            Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
-        return 0
-
-    files = [Path(f) for f in args.inputs] or sorted(WEBMIX.glob("part-*.jsonl.gz"))
-    if not files:
-        raise SystemExit("no input: give JSONL files (../shared/data/webmix is absent)")
-    ids, texts = read_jsonl(files)
     try:
-        for replicas in args.replicas:
-            for mode in args.modes if replicas > 1 else ["exact"]:
-                folder = write_replicas(ids, texts, replicas, mode, work)
-                for verify in args.verify:
-                    row = {"replicas": replicas, "mode": mode if replicas > 1 else "-"}
-                    row |= {"verify": verify == "true"}
-                    row |= run_one(folder, work, args.workers, verify == "true")
-                    results.append(row)
-                    print(json.dumps(row), flush=True)
-                shutil.rmtree(folder)
+        for row_base, folder in corpora(args, work):
+            for verify in args.verify:
+                row = {**row_base, "verify": verify == "true"}
+                row |= run_one(folder, work, args.workers, verify == "true")
+                results.append(row)
+                print(json.dumps(row), flush=True)
+            shutil.rmtree(folder)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -193,6 +170,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
     return 0
+
+
+def corpora(args: argparse.Namespace, work: Path) -> Iterator[tuple[dict[str, Any], Path]]:
+    """(what names the corpus in a result row, its folder), written one at a time."""
+    if args.synthetic:
+        for docs in args.synthetic:
+            yield {"replicas": 1, "mode": f"synthetic {docs:,}"}, write_synthetic(docs, work)
+        return
+    files = [Path(f) for f in args.inputs] or sorted(WEBMIX.glob("part-*.jsonl.gz"))
+    if not files:
+        raise SystemExit("no input: give JSONL files (../shared/data/webmix is absent)")
+    ids, texts = read_jsonl(files)
+    for replicas in args.replicas:
+        for mode in args.modes if replicas > 1 else ["exact"]:
+            row = {"replicas": replicas, "mode": mode if replicas > 1 else "-"}
+            yield row, write_replicas(ids, texts, replicas, mode, work)
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
