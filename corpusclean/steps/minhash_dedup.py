@@ -37,7 +37,6 @@ from typing import Literal
 import numpy as np
 import polars as pl
 import pyarrow as pa
-import pyarrow.ipc  # noqa: F401  (pa.ipc)
 from pydantic import Field, model_validator
 
 from corpusclean import minhash
@@ -218,11 +217,11 @@ class MinhashDedupStep(CorpusStep):
 
 
 #: Most shingle hashes :class:`_Verifier` holds at once; more are verified in chunks of pairs,
-#: each reading the scan parts again. A chunk's peak is about 40 bytes per hash (the hashes as
-#: read, 4, then :func:`corpusclean.minhash.pair_jaccard`'s sorted 64-bit keys and their
-#: temporaries, 28 measured on 20M hashes, plus Polars' list column and its explode), so
-#: 2^27 hashes bound it near 5.4 GB. That is one chunk for 10M synthetic documents with 20%
-#: planted duplicates (docs/dedup.md), and several for corpora of long near-duplicate pages.
+#: fed by one sweep over the scan parts (:meth:`_Verifier._spilled`). A chunk's peak is about
+#: 40 bytes per hash: the hashes as read (4), :func:`corpusclean.minhash.pair_jaccard`'s
+#: sorted 64-bit keys and their temporaries (28, measured on 20M hashes), Polars' list column
+#: and its explode (estimated). 2^27 hashes bound it near 5.4 GB: one chunk for 10M synthetic
+#: documents with 20% planted duplicates (docs/dedup.md), several for long near-copy pages.
 VERIFY_BUDGET = 1 << 27
 
 
