@@ -526,11 +526,20 @@ def test_soft_kl_carrying_the_cross_entropy_equals_the_two_apart(
             assert torch.allclose(g_ours, g_ref, rtol=1e-10, atol=1e-14)
 
 
-def test_distiller_fuses_the_cross_entropy_only_over_the_same_logits() -> None:
+def test_distiller_fuses_the_cross_entropy_only_over_the_same_logits(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """vanilla's KL computes the step's CE in its own pass (the distiller then does not
     compute it again); with a rounded-up model vocabulary the CE still covers every column,
     so it is computed apart. Both ways the loss equals the formula's."""
     torch.manual_seed(0)
+    calls: list[int] = []
+    cross_entropy = F.cross_entropy
+
+    def counted(*args: object, **kwargs: object) -> torch.Tensor:
+        calls.append(1)
+        return cross_entropy(*args, **kwargs)  # type: ignore[arg-type]
+
     for model_vocab, shard_vocab in ((40, 40), (48, 40)):
         config = GPT2Config(n_layer=2, n_head=2, n_embd=16, n_positions=16, vocab_size=model_vocab)
         student, teacher = GPT2LMHeadModel(config).eval(), GPT2LMHeadModel(config)
@@ -539,7 +548,11 @@ def test_distiller_fuses_the_cross_entropy_only_over_the_same_logits() -> None:
         distiller = Distiller(teacher, student, [vanilla], shard_vocab, 10, label_smoothing=0.1)
         x = torch.randint(0, shard_vocab, (2, 8))
         y = torch.randint(0, shard_vocab, (2, 8))
-        loss, parts = distiller(student, x, y, 0)
+        calls.clear()
+        with monkeypatch.context() as patch:
+            patch.setattr(kd_module.F, "cross_entropy", counted)
+            loss, parts = distiller(student, x, y, 0)
+        assert len(calls) == (0 if model_vocab == shard_vocab else 1)
         s_logits = student(input_ids=x).logits
         with torch.no_grad():
             t_logits = teacher(input_ids=x).logits
