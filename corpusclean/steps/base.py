@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
@@ -61,11 +61,17 @@ class StepResult:
     counters: dict[str, int] = field(default_factory=dict)
 
 
-class Step:
+OptionsT = TypeVar("OptionsT", bound=StepOptions)
+
+
+class Step(Generic[OptionsT]):
     """Base class of a streaming step.
 
-    Subclasses set ``name``, ``Options``, ``summary`` and ``source`` (the paper or project the
-    rule comes from), and implement :meth:`apply`. Expensive resources (models) are loaded in
+    A step is declared as ``class LengthStep(Step[LengthOptions])``: the type argument is the
+    step's options model, so ``self.options`` is a ``LengthOptions`` to the type checker and
+    ``LengthStep.Options`` (what the rules parser validates against) is set from it.
+    Subclasses set ``name``, ``summary`` and ``source`` (the paper or project the rule comes
+    from), and implement :meth:`apply`. Expensive resources (models) are loaded in
     :meth:`setup`, which the engine calls once in each worker process, never in the parent,
     so that steps stay cheap to construct and picklable.
     """
@@ -81,11 +87,20 @@ class Step:
     #: Columns it adds only with ``keep_signals: true`` (listed in that option's help).
     signal_columns: ClassVar[tuple[str, ...]] = ()
 
-    def __init__(self, options: StepOptions) -> None:
-        self.options = options
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        for base in getattr(cls, "__orig_bases__", ()):
+            origin = get_origin(base)
+            if isinstance(origin, type) and issubclass(origin, Step):
+                (options,) = get_args(base)
+                if isinstance(options, type) and issubclass(options, StepOptions):
+                    cls.Options = options
+
+    def __init__(self, options: OptionsT) -> None:
+        self.options: OptionsT = options
 
     @classmethod
-    def bind(cls, options: StepOptions, context: RunContext) -> StepOptions:
+    def bind(cls, options: OptionsT, context: RunContext) -> OptionsT:
         """Complete the options from the run's settings before the run starts.
 
         Called once by the engine, in the parent, before anything is written; the options it
@@ -122,7 +137,7 @@ def first_failure(
     return batch.select(chain.otherwise(None).cast(pl.String).alias("detail")).to_series()
 
 
-class CorpusStep(Step):
+class CorpusStep(Step[OptionsT]):
     """A step that must see every document that reaches it before it decides (deduplication).
 
     The engine runs it in three phases, each resumable:

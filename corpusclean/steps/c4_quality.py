@@ -108,9 +108,8 @@ def load_bad_words(path: str) -> str | None:
     return r"(?:^|\W)(" + "|".join(re.escape(w) for w in words) + r")(?:\W|$)"
 
 
-class C4QualityStep(Step):
+class C4QualityStep(Step[C4QualityOptions]):
     name = "c4_quality"
-    Options = C4QualityOptions
     summary = (
         "C4 line rules (terminal punctuation, >= 3 words, no javascript/policy lines, no "
         "citations) then document rules (>= 5 sentences, no lorem ipsum, no '{'); rewrites text."
@@ -128,13 +127,11 @@ class C4QualityStep(Step):
 
     def setup(self) -> None:
         opts = self.options
-        assert isinstance(opts, C4QualityOptions)
         if opts.bad_words_path is not None:
             self._bad_words = load_bad_words(opts.bad_words_path)
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
-        assert isinstance(opts, C4QualityOptions)
         if opts.bad_words_path is not None and self._bad_words is None:
             self.setup()
         p = f"{self.name}."

@@ -51,15 +51,13 @@ def paper_key(text: pl.Expr) -> pl.Expr:
     )
 
 
-class ExactDedupStep(CorpusStep):
+class ExactDedupStep(CorpusStep[ExactDedupOptions]):
     name = "exact_dedup"
-    Options = ExactDedupOptions
     summary = "Drop documents whose normalised text (or the paper's key) appeared earlier."
     source = "Lee et al. 2022; key 'paper': Li et al. 2021 (arXiv:2110.08460) on OpenWebText"
 
     def scan(self, batch: pl.DataFrame) -> pl.DataFrame:
         opts = self.options
-        assert isinstance(opts, ExactDedupOptions)
         key = text_key(pl.col("text")) if opts.key == "text" else paper_key(pl.col("text"))
         return batch.select("_doc", "id", key.hash(_SEED).alias("key"))
 

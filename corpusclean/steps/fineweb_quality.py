@@ -58,9 +58,8 @@ class FineWebQualityOptions(StepOptions):
     )
 
 
-class FineWebQualityStep(Step):
+class FineWebQualityStep(Step[FineWebQualityOptions]):
     name = "fineweb_quality"
-    Options = FineWebQualityOptions
     summary = (
         "FineWeb rules: >= 12% lines end in punctuation, <= 10% chars in duplicated lines, "
         "<= 67% lines of <= 30 chars, <= 0.3 line breaks per word."
@@ -73,7 +72,6 @@ class FineWebQualityStep(Step):
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
-        assert isinstance(opts, FineWebQualityOptions)
         p = f"{self.name}."
         n_docs = batch.height
         text = pl.col("text")

@@ -92,9 +92,8 @@ class GopherQualityOptions(StepOptions):
         return self
 
 
-class GopherQualityStep(Step):
+class GopherQualityStep(Step[GopherQualityOptions]):
     name = "gopher_quality"
-    Options = GopherQualityOptions
     summary = (
         "Gopher quality rules: 50..100k words, mean word length 3..10, '#'/ellipsis per word "
         "<= 0.1, bullet lines <= 90%, ellipsis lines <= 30%, >= 80% words with a letter, "
@@ -108,7 +107,6 @@ class GopherQualityStep(Step):
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
-        assert isinstance(opts, GopherQualityOptions)
         p = f"{self.name}."
         text = pl.col("text")
         word = pl.element()

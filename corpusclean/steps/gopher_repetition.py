@@ -317,9 +317,8 @@ def _repeated(
     return bound
 
 
-class GopherRepetitionStep(Step):
+class GopherRepetitionStep(Step[GopherRepetitionOptions]):
     name = "gopher_repetition"
-    Options = GopherRepetitionOptions
     summary = (
         "Gopher repetition rules: duplicate lines/paragraphs (0.3 of items, 0.2 of chars), "
         "top 2/3/4-gram char fraction 0.20/0.18/0.16, repeated 5..10-gram char fraction "
@@ -337,7 +336,6 @@ class GopherRepetitionStep(Step):
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
-        assert isinstance(opts, GopherRepetitionOptions)
         p = f"{self.name}."
         n_docs = batch.height
         text = pl.col("text")

@@ -82,9 +82,8 @@ class HtmlTagsOptions(StepOptions):
         return [t.lower() for t in value]
 
 
-class HtmlTagsStep(Step):
+class HtmlTagsStep(Step[HtmlTagsOptions]):
     name = "html_tags"
-    Options = HtmlTagsOptions
     summary = "Drop documents containing HTML markup (known element tags, comments, doctype)."
     source = (
         "Li et al. 2021, A Short Study on Compressing Decoder-Based Language Models "
@@ -94,7 +93,6 @@ class HtmlTagsStep(Step):
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
-        assert isinstance(opts, HtmlTagsOptions)
         pattern = markup_pattern(opts.tags, bool(opts.comments))
         column = "html_tags.tag"
         if pattern is None:

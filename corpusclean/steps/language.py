@@ -57,9 +57,8 @@ class LanguageOptions(StepOptions):
         return value
 
 
-class LanguageStep(Step):
+class LanguageStep(Step[LanguageOptions]):
     name = "language"
-    Options = LanguageOptions
     summary = "Tag language and language_score with fastText lid.176; keep listed languages."
     source = "Joulin et al. 2017 (fastText lid.176); OpenWebText and CCNet (Wenzek et al. 2020)"
     adds_columns = ("language", "language_score")
@@ -72,7 +71,6 @@ class LanguageStep(Step):
         import fasttext
 
         opts = self.options
-        assert isinstance(opts, LanguageOptions)
         path = opts.model_path or str(bundled_lid_model())
         self._model = fasttext.load_model(path)
 
@@ -80,7 +78,6 @@ class LanguageStep(Step):
         if self._model is None:
             self.setup()
         opts = self.options
-        assert isinstance(opts, LanguageOptions)
         lines = batch.get_column("text").str.replace_all(r"[\r\n\v\f]+", " ").to_list()
         # fasttext-predict's batch call returns labels without scores, so this loop calls the
         # C++ predictor once per document; Python overhead is small next to its own work.

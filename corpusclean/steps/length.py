@@ -28,16 +28,14 @@ class LengthOptions(StepOptions):
         return self
 
 
-class LengthStep(Step):
+class LengthStep(Step[LengthOptions]):
     name = "length"
-    Options = LengthOptions
     summary = "Drop documents outside [min_words, max_words] words or [min_chars, max_chars] chars."
     source = "common practice (OpenWebText, C4, Gopher all bound document length)"
     adds_columns = ("words", "chars")
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
-        assert isinstance(opts, LengthOptions)
         text = pl.col("text")
         words, chars = pl.col("words"), pl.col("chars")
         batch = batch.with_columns(

@@ -46,9 +46,8 @@ def _lines(batch: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-class LineDedupStep(CorpusStep):
+class LineDedupStep(CorpusStep[LineDedupOptions]):
     name = "line_dedup"
-    Options = LineDedupOptions
     summary = "Remove lines found in at least min_count documents; reject emptied documents."
     source = "Rae et al. 2021 (Gopher); Penedo et al. 2023 (RefinedWeb); Wenzek et al. 2020"
 
@@ -57,7 +56,6 @@ class LineDedupStep(CorpusStep):
 
     def resolve(self, scan_parts: list[Path], state_dir: Path) -> dict[str, int]:
         opts = self.options
-        assert isinstance(opts, LineDedupOptions)
         frequent = pl.DataFrame(schema={"key": pl.UInt64, "first_doc": pl.Int64})
         if scan_parts:
             frequent = (
@@ -77,7 +75,6 @@ class LineDedupStep(CorpusStep):
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
-        assert isinstance(opts, LineDedupOptions)
         lines = _lines(batch).join(self._frequent, on="key", how="left", maintain_order="left")
         drop = pl.col("first_doc").is_not_null()
         if opts.keep == "first":

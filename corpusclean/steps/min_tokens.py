@@ -65,7 +65,7 @@ class MinTokensOptions(StepOptions):
         return value
 
 
-class MinTokensStep(Step):
+class MinTokensStep(Step[MinTokensOptions]):
     """The streaming form (a tokenizer file); :class:`TrainedMinTokensStep` when it trains.
 
     ``MinTokensStep(options)`` returns the trained, corpus-wide form when the (bound)
@@ -74,7 +74,6 @@ class MinTokensStep(Step):
     """
 
     name = "min_tokens"
-    Options = MinTokensOptions
     summary = "Drop documents with fewer than `min` tokens of the run's tokenizer."
     source = (
         "OpenWebText (Gokaslan & Cohen 2019): documents under 128 GPT-2 tokens removed; "
@@ -87,20 +86,15 @@ class MinTokensStep(Step):
             return super().__new__(TrainedMinTokensStep)
         return super().__new__(cls)
 
-    def __init__(self, options: StepOptions) -> None:
+    def __init__(self, options: MinTokensOptions) -> None:
         super().__init__(options)
         self._tokenizer: Any = None
 
-    def _opts(self) -> MinTokensOptions:
-        assert isinstance(self.options, MinTokensOptions)
-        return self.options
-
     @classmethod
-    def bind(cls, options: StepOptions, context: RunContext) -> StepOptions:
+    def bind(cls, options: MinTokensOptions, context: RunContext) -> MinTokensOptions:
         """Default to the run's tokenizer; check that a given one loads and is the run's."""
         from corpusclean.tokenization import TokenizerError, load_tokenizer
 
-        assert isinstance(options, MinTokensOptions)
         spec = options.tokenizer
         if spec is None:
             if context.tokenizer is None:
@@ -128,7 +122,7 @@ class MinTokensStep(Step):
     def setup(self) -> None:
         from corpusclean.tokenization import load_tokenizer
 
-        spec = self._opts().tokenizer
+        spec = self.options.tokenizer
         if not isinstance(spec, str):
             raise ValueError(
                 "min_tokens has no tokenizer: give it `tokenizer:` or run it through the engine, "
@@ -143,7 +137,7 @@ class MinTokensStep(Step):
             self.setup()
         if self._tokenizer is None:
             raise RuntimeError("min_tokens: the trained tokenizer was not loaded (no resolve)")
-        opts = self._opts()
+        opts = self.options
         counts = count_tokens(self._tokenizer, batch.get_column("text").to_list())
         batch = batch.with_columns(pl.Series(TOKENS, counts, dtype=pl.Int64))
         tokens = pl.col(TOKENS)
@@ -169,7 +163,7 @@ class TrainedMinTokensStep(MinTokensStep, CorpusStep):
     def _settings(self) -> Any:
         from corpusclean.rules import TrainSpec
 
-        spec = self._opts().tokenizer
+        spec = self.options.tokenizer
         assert isinstance(spec, dict)
         return TrainSpec.model_validate(spec).train
 

@@ -105,18 +105,13 @@ def _list_column(name: str, values: np.ndarray, offsets: np.ndarray) -> pl.Serie
     return series.alias(name)
 
 
-class MinhashDedupStep(CorpusStep):
+class MinhashDedupStep(CorpusStep[MinhashDedupOptions]):
     name = "minhash_dedup"
-    Options = MinhashDedupOptions
     summary = "Near-duplicate removal: MinHash LSH (datasketch-identical), optional Jaccard check."
     source = "Broder 1997; OpenWebText; Penedo et al. 2023 (RefinedWeb) normalisation"
 
-    def _opts(self) -> MinhashDedupOptions:
-        assert isinstance(self.options, MinhashDedupOptions)
-        return self.options
-
     def scan(self, batch: pl.DataFrame) -> pl.DataFrame:
-        opts = self._opts()
+        opts = self.options
         bands, rows = opts.lsh()
         shingles = minhash.shingle_hashes(
             batch.get_column("text"), ngram=opts.ngram, hash=opts.hash
@@ -146,7 +141,7 @@ class MinhashDedupStep(CorpusStep):
         read per scan part, filtered to the documents a chunk of pairs needs, at most
         ``VERIFY_BUDGET`` hashes at a time (:class:`_Verifier`).
         """
-        opts = self._opts()
+        opts = self.options
         empty = pl.DataFrame(schema={"_doc": pl.Int64, "detail": pl.String})
         if not scan_parts:
             empty.write_parquet(state_dir / "decisions.parquet")

@@ -205,9 +205,8 @@ class UnicodeRepairOptions(StepOptions):
     """No options yet: ftfy's defaults (``ftfy.TextFixerConfig()``) are used."""
 
 
-class UnicodeRepairStep(Step):
+class UnicodeRepairStep(Step[UnicodeRepairOptions]):
     name = "unicode_repair"
-    Options = UnicodeRepairOptions
     summary = "Repair mojibake and Unicode damage with ftfy.fix_text (only the lines that need it)."
     source = "ftfy (Speer 2019); used by FineWeb, Dolma, RedPajama"
 
