@@ -319,25 +319,6 @@ def ratio(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     )
 
 
-def duplicate_stats(frame: pl.DataFrame, group: str, item: str) -> pl.DataFrame:
-    """Per ``group``: how many ``item`` rows repeat an earlier row, and their characters.
-
-    ``frame`` is a long frame in document order (one row per line or paragraph). The first
-    occurrence of a value in its group is not a duplicate; every later one is (datatrove's
-    ``find_duplicates``). Returns ``group, items, dup_items, dup_chars`` in group order.
-    """
-    later = ~pl.struct(group, item).is_first_distinct()
-    return (
-        frame.with_columns(later.alias("_later"))
-        .group_by(group, maintain_order=True)
-        .agg(
-            pl.len().alias("items"),
-            pl.col("_later").sum().alias("dup_items"),
-            pl.col(item).str.len_chars().filter(pl.col("_later")).sum().alias("dup_chars"),
-        )
-    )
-
-
 # --- building a filter's decision ---------------------------------------------------------------
 
 

@@ -291,6 +291,23 @@ def test_ngram_stats_equal_the_reference_scan() -> None:
         assert (value > limit) == (exact > limit)
 
 
+def test_ngram_keys_are_per_document() -> None:
+    """An n-gram repeats only inside its own document: the same words in documents 0, 1 and 2
+    (document 0's keys are its words' hashes, fmix64(0) being 0) are no repeat of each other."""
+    once = "aa bb cc dd ee ff gg hh ii jj kk".split()
+    twice = once + once
+    series = pl.Series("w", [once, once, twice, once], dtype=pl.List(pl.String))
+    chars = pl.Series([len(" ".join(w)) for w in series.to_list()])
+    stats = ngram_stats(series, [2, 4], dict.fromkeys(range(5, 11), 0.0), chars)
+    for i in (0, 1, 3):
+        row = stats.row(i, named=True)
+        assert row["top_2"] == len("aa bb") and row["top_4"] == len("aa bb cc dd")
+        assert all(row[f"dup_{n}"] == 0 for n in range(5, 11))
+    row = stats.row(2, named=True)
+    assert row["top_2"] == 2 * len("aa bb")
+    assert row["dup_5"] == _repeated(twice, 5) > 0
+
+
 def test_word_lists_reuses_only_identical_texts() -> None:
     """The memo shared by the Gopher steps: always the words of the text it is given."""
     from corpusclean import text as T

@@ -1,4 +1,5 @@
-"""corpusclean.text: the shared definitions of line, paragraph, word and sentence."""
+"""corpusclean.text: the shared definitions of line, paragraph, word and sentence; and
+corpusclean.line_table, the per-line table the line-based filters measure them on."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import polars as pl
 import pytest
 
 from corpusclean import text as T
+from corpusclean.line_table import DOC, duplicate_stats, one_row_per_item, per_document
 
 
 def _eval(expr_builder, values: list[str]) -> list:
@@ -141,14 +143,31 @@ def test_sentence_count(text: str, expected: int) -> None:
     assert _eval(lambda e: T.sentence_count(T.words(e)), [text]) == [expected]
 
 
-def test_ratio_and_duplicate_stats() -> None:
+def test_ratio() -> None:
     frame = pl.DataFrame({"n": [1, 0, 3], "d": [2, 0, 0]})
     assert frame.select(T.ratio(pl.col("n"), pl.col("d"))).to_series().to_list() == [0.5, 0, 0]
+
+
+def test_line_table_round_trip() -> None:
+    """One row per line, tagged with its document; back to one row per document, in order,
+    documents without a line included (with nulls)."""
+    batch = pl.DataFrame({"text": ["a\nbb\na", "", "c", None, "d\n\nd"]})
+    rows = one_row_per_item(batch, T.lines(pl.col("text")), "line")
+    assert rows.schema == {DOC: pl.UInt32, "line": pl.String}
+    assert rows.rows() == [(0, "a"), (0, "bb"), (0, "a"), (2, "c"), (4, "d"), (4, ""), (4, "d")]
+    counts = rows.group_by(DOC).agg(pl.len().alias("lines"))
+    longest = rows.group_by(DOC).agg(pl.col("line").str.len_chars().max().alias("longest"))
+    table = per_document(batch.height, counts, longest)
+    assert table.columns == [DOC, "lines", "longest"]
+    assert table.rows() == [(0, 3, 2), (1, None, None), (2, 1, 1), (3, None, None), (4, 3, 1)]
+
+
+def test_duplicate_stats() -> None:
     items = pl.DataFrame(
         {"doc": [0, 0, 0, 0, 1, 1], "item": ["a", "bb", "a", "bb", "a", "c"]},
         schema={"doc": pl.UInt32, "item": pl.String},
     )
-    stats = T.duplicate_stats(items, "doc", "item")
+    stats = duplicate_stats(items, "doc", "item")
     assert stats.to_dicts() == [
         {"doc": 0, "items": 4, "dup_items": 2, "dup_chars": 3},
         {"doc": 1, "items": 2, "dup_items": 0, "dup_chars": 0},

@@ -22,8 +22,8 @@ the word count of a line is taken before citations are removed, the punctuation 
 sentences are counted per kept line (:func:`corpusclean.text.sentence_count`); the kept lines
 are joined with ``\\n`` and stripped. Kept documents get the rewritten text.
 
-Vectorised: the batch is exploded into one row per line, every line rule is a column
-expression, and the kept lines are joined back per document with one ``group_by``.
+Vectorised on the per-line table (:mod:`corpusclean.line_table`): one row per line, every line
+rule a column expression, and the kept lines joined back per document with one ``group_by``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from corpusclean import text as T
+from corpusclean.line_table import DOC, one_row_per_item, per_document
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
 
 POLICY_SUBSTRINGS = [
@@ -121,14 +122,13 @@ class C4QualityStep(Step[C4QualityOptions]):
     )
     signal_columns = tuple(f"c4_quality.{s}" for s in SIGNALS)
 
-    def __init__(self, options: StepOptions) -> None:
+    def __init__(self, options: C4QualityOptions) -> None:
         super().__init__(options)
         self._bad_words: str | None = None
 
     def setup(self) -> None:
-        opts = self.options
-        if opts.bad_words_path is not None:
-            self._bad_words = load_bad_words(opts.bad_words_path)
+        if self.options.bad_words_path is not None:
+            self._bad_words = load_bad_words(self.options.bad_words_path)
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
@@ -136,14 +136,10 @@ class C4QualityStep(Step[C4QualityOptions]):
             self.setup()
         p = f"{self.name}."
         n_docs = batch.height
-        raw = (
-            batch.select(T.lines(pl.col("text")).alias("line"))
-            .with_row_index("doc")
-            .explode("line")
-            .drop_nulls("line")
-            .with_columns(pl.col("line").str.strip_chars())
-        )
         line = pl.col("line")
+        raw = one_row_per_item(batch, T.lines(pl.col("text")), "line").with_columns(
+            line.str.strip_chars()
+        )
         words = T.whitespace_word_count(line)
         cleaned = line.str.replace_all(CITATION, "") if opts.remove_citations else line
         # Each line rule, in datatrove's order; a line is a candidate once it passes the
@@ -191,27 +187,18 @@ class C4QualityStep(Step[C4QualityOptions]):
             )
         else:
             kept_lines = kept_lines.with_columns(pl.lit(0, dtype=pl.Int64).alias("_sentences"))
-        per_doc = (
-            pl.DataFrame({"doc": pl.int_range(n_docs, eager=True, dtype=pl.UInt32)})
-            .join(
-                lines.group_by("doc").agg(
-                    pl.len().alias("lines"),
-                    pl.col("_lorem").any().alias("lorem"),
-                    pl.col("_curly").any().alias("curly"),
-                ),
-                on="doc",
-                how="left",
-            )
-            .join(
-                kept_lines.group_by("doc").agg(
-                    pl.len().alias("kept_lines"),
-                    pl.col("_sentences").sum().alias("sentences"),
-                    line.str.join("\n").alias("clean"),
-                ),
-                on="doc",
-                how="left",
-            )
-            .sort("doc")
+        per_doc = per_document(
+            n_docs,
+            lines.group_by(DOC).agg(
+                pl.len().alias("lines"),
+                pl.col("_lorem").any().alias("lorem"),
+                pl.col("_curly").any().alias("curly"),
+            ),
+            kept_lines.group_by(DOC).agg(
+                pl.len().alias("kept_lines"),
+                pl.col("_sentences").sum().alias("sentences"),
+                line.str.join("\n").alias("clean"),
+            ),
         )
         new_text = per_doc.get_column("clean").fill_null("").str.strip_chars()
         batch = batch.with_columns(

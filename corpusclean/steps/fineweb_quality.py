@@ -20,7 +20,8 @@ of a line after its first occurrence, over the document's characters without lin
 newline ratio is the number of line breaks over the number of words
 (:func:`corpusclean.text.words`). A document without a non-blank line is rejected as empty.
 
-Vectorised: one row per line in a long frame, flags as column expressions, one ``group_by``.
+Vectorised on the per-line table (:mod:`corpusclean.line_table`): one row per non-blank line,
+flags as column expressions, one ``group_by``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import polars as pl
 from pydantic import Field
 
 from corpusclean import text as T
+from corpusclean.line_table import DOC, duplicate_stats, one_row_per_item, per_document
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
 
 SIGNALS = ("line_punct_ratio", "short_line_ratio", "dup_line_char_ratio", "newline_word_ratio")
@@ -77,25 +79,18 @@ class FineWebQualityStep(Step[FineWebQualityOptions]):
         text = pl.col("text")
         line = pl.col("line")
         lines = (
-            batch.select(T.lines(text).alias("line"))
-            .with_row_index("doc")
-            .explode("line")
-            .drop_nulls("line")
+            one_row_per_item(batch, T.lines(text), "line")
             .filter(line.str.contains(r"\S"))
             .with_columns(
                 line.str.contains(f"{T.TERMINAL_PUNCTUATION}$").alias("_punct"),
                 (line.str.len_chars() <= opts.short_line_length).alias("_short"),
             )
         )
-        dups = T.duplicate_stats(lines, "doc", "line")
-        flags = lines.group_by("doc").agg(pl.col("_punct").sum(), pl.col("_short").sum())
-        per_doc = (
-            pl.DataFrame({"doc": pl.int_range(n_docs, eager=True, dtype=pl.UInt32)})
-            .join(dups, on="doc", how="left")
-            .join(flags, on="doc", how="left")
-            .sort("doc")
-            .fill_null(0)
-        )
+        per_doc = per_document(
+            n_docs,
+            duplicate_stats(lines, DOC, "line"),
+            lines.group_by(DOC).agg(pl.col("_punct").sum(), pl.col("_short").sum()),
+        ).fill_null(0)
         n_lines = per_doc.get_column("items")
         breaks = T.normalize_line_breaks(text).str.count_matches("\n").cast(pl.Int64)
         need_words = opts.max_newline_word_ratio is not None

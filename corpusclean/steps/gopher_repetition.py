@@ -34,18 +34,20 @@ Semantics follow datatrove's ``GopherRepetitionFilter``:
   ``dup_{n}_gram_char_frac`` at or below its threshold may be the upper bound described below
   rather than the exact fraction; above the threshold it is exact.)
 
-Vectorised: the batch's words are flattened into numpy arrays (document, position, length,
-64-bit hash); an n-gram's key mixes its (n-1)-gram's key with its last word's hash, and since
-an n-gram can only repeat where both (n-1)-grams inside it repeat, each size looks only at the
+Vectorised: lines and paragraphs are compared on the per-line table
+(:mod:`corpusclean.line_table`); the batch's words are flattened into numpy arrays (document,
+position, length, 64-bit hash); an n-gram's key mixes its (n-1)-gram's key with its last word's
+hash (through :func:`corpusclean.hashing.fmix64`, the project's one finaliser), and since an
+n-gram can only repeat where both (n-1)-grams inside it repeat, each size looks only at the
 positions where the previous one repeated; Polars' ``is_duplicated``/``is_first_distinct``
-count and flag repeats for all documents at once, and the results are summed back per
-document. Memory is bounded by the
-batch (a few dozen bytes per word). The repeated n-gram count is datatrove's left-to-right
-scan, which has no closed form (each step depends on where the previous one jumped and on which
-n-grams it remembered): a vectorised upper bound (characters of the words any repeated n-gram
-covers) is computed for every document, and the exact scan, a loop over integer hashes, runs
-only for documents whose bound exceeds the threshold; the others are kept either way. The
-result equals datatrove's rules (tested against a plain-Python statement of them).
+count and flag repeats for all documents at once, and the results are summed back per document.
+Memory is bounded by the batch (a few dozen bytes per word). The repeated n-gram count is
+datatrove's left-to-right scan, which has no closed form (each step depends on where the
+previous one jumped and on which n-grams it remembered): a vectorised upper bound (characters
+of the words any repeated n-gram covers) is computed for every document, and the exact scan, a
+loop over integer hashes, runs only for documents whose bound exceeds the threshold; the others
+are kept either way. The result equals datatrove's rules (tested against a plain-Python
+statement of them).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ import polars as pl
 from pydantic import Field, ValidationInfo, field_validator
 
 from corpusclean import text as T
+from corpusclean.hashing import fmix64
+from corpusclean.line_table import DOC, duplicate_stats, one_row_per_item, per_document
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
 
 TOP_NGRAMS = {2: 0.20, 3: 0.18, 4: 0.16}
@@ -123,28 +127,15 @@ def _signal_names(opts: GopherRepetitionOptions) -> list[str]:
 
 def _duplicates(items: pl.DataFrame, n_docs: int, prefix: str) -> pl.DataFrame:
     """Per document (0..n_docs-1): item count, duplicate items and their characters."""
-    stats = T.duplicate_stats(items, "doc", "item")
-    return (
-        pl.DataFrame({"doc": pl.int_range(n_docs, eager=True, dtype=pl.UInt32)})
-        .join(stats, on="doc", how="left")
-        .select(
-            pl.col("items").fill_null(0).alias(f"{prefix}_items"),
-            pl.col("dup_items").fill_null(0).alias(f"{prefix}_dups"),
-            pl.col("dup_chars").fill_null(0).alias(f"{prefix}_dup_chars"),
-        )
+    return per_document(n_docs, duplicate_stats(items, DOC, "item")).select(
+        pl.col("items").fill_null(0).alias(f"{prefix}_items"),
+        pl.col("dup_items").fill_null(0).alias(f"{prefix}_dups"),
+        pl.col("dup_chars").fill_null(0).alias(f"{prefix}_dup_chars"),
     )
 
 
-_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _mix(x: np.ndarray) -> np.ndarray:
-    """splitmix64's finaliser (Steele, Lea & Flood 2014), element-wise on uint64 arrays."""
-    with np.errstate(over="ignore"):
-        z = x + _GOLDEN
-        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-        return z ^ (z >> np.uint64(31))
+#: FNV-1a's 64-bit prime: an n-gram's key is ``fmix64(key(n-1)-gram x FNV_PRIME ^ last word)``.
+FNV_PRIME = np.uint64(0x100000001B3)
 
 
 def _scan_repeats(pos: list[int], keys: list[int], chars: list[int], n: int) -> int:
@@ -205,7 +196,11 @@ def ngram_stats(
     size = flat.str.len_chars().to_numpy().astype(np.int64)
     cum = np.cumsum(size)  # the n words from row r hold cum[r+n-1] - cum[r] + size[r] chars
     word = flat.hash(seed=0x5EED).to_numpy()
-    key = _mix(word ^ _mix(doc.astype(np.uint64)))  # the 1-gram: a word in a document
+    # The 1-gram: a word in a document. fmix64 is a bijection, so fmix64(doc) differs for every
+    # document (document 0's is 0, which leaves its words' hashes as they are; that is no
+    # weakness: two (document, word) pairs share a key only when their word hashes differ by
+    # exactly fmix64(d1) ^ fmix64(d2), as likely as any 64-bit collision).
+    key = fmix64(word ^ fmix64(doc.astype(np.uint64)))
     limit = doc_chars.cast(pl.Float64).to_numpy()
     rows = np.flatnonzero(pl.Series(key).is_duplicated().to_numpy())
     keys = key[rows]
@@ -217,7 +212,7 @@ def ngram_stats(
         rows, keys = rows[cand], keys[cand]
         last = rows + (n - 1)
         with np.errstate(over="ignore"):
-            keys = _mix(keys * np.uint64(0x100000001B3) ^ word[last])
+            keys = fmix64(keys * FNV_PRIME ^ word[last])
         chars = cum[last] - cum[rows] + size[rows]
         series = pl.Series(keys)
         multi = series.is_duplicated().to_numpy()
@@ -340,17 +335,8 @@ class GopherRepetitionStep(Step[GopherRepetitionOptions]):
         n_docs = batch.height
         text = pl.col("text")
         chars = batch.select(text.str.len_chars().cast(pl.Int64)).to_series()
-
-        def exploded(items: pl.Expr) -> pl.DataFrame:
-            return (
-                batch.select(items.alias("item"))
-                .with_row_index("doc")
-                .explode("item")
-                .drop_nulls("item")
-            )
-
-        paras = _duplicates(exploded(T.paragraphs(text)), n_docs, "para")
-        lines = exploded(T.lines(text)).filter(pl.col("item") != "")
+        paras = _duplicates(one_row_per_item(batch, T.paragraphs(text), "item"), n_docs, "para")
+        lines = one_row_per_item(batch, T.lines(text), "item").filter(pl.col("item") != "")
         line_stats = _duplicates(lines, n_docs, "line")
         top = [n for n, f in opts.max_top_ngram_char_frac.items() if f is not None]
         dup = {n: f for n, f in opts.max_dup_ngram_char_frac.items() if f is not None}
