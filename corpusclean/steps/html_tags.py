@@ -92,8 +92,7 @@ class HtmlTagsStep(Step[HtmlTagsOptions]):
     signal_columns = ("html_tags.tag",)
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
-        opts = self.options
-        pattern = markup_pattern(opts.tags, bool(opts.comments))
+        pattern = markup_pattern(self.options.tags, bool(self.options.comments))
         column = "html_tags.tag"
         if pattern is None:
             found = pl.lit(None, dtype=pl.String)
@@ -104,7 +103,7 @@ class HtmlTagsStep(Step[HtmlTagsOptions]):
         reject = first_failure(
             batch, [(pl.col(column).is_not_null(), pl.format("html_tag={}", shown))]
         )
-        if not opts.keep_signals:
+        if not self.options.keep_signals:
             batch = batch.drop(column)
         counters = (
             {"rejected.html_tag": int(reject.is_not_null().sum())} if reject is not None else {}

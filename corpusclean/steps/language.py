@@ -63,15 +63,14 @@ class LanguageStep(Step[LanguageOptions]):
     source = "Joulin et al. 2017 (fastText lid.176); OpenWebText and CCNet (Wenzek et al. 2020)"
     adds_columns = ("language", "language_score")
 
-    def __init__(self, options: StepOptions) -> None:
+    def __init__(self, options: LanguageOptions) -> None:
         super().__init__(options)
         self._model: Any = None
 
     def setup(self) -> None:
         import fasttext
 
-        opts = self.options
-        path = opts.model_path or str(bundled_lid_model())
+        path = self.options.model_path or str(bundled_lid_model())
         self._model = fasttext.load_model(path)
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
