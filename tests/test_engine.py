@@ -13,6 +13,7 @@ import pytest
 
 from corpusclean.cli import main
 from corpusclean.sample import write_sample
+from corpusclean.steps import STEPS
 from tests.conftest import RULES
 
 OWT = str(RULES / "openwebtext.yaml")
@@ -125,6 +126,33 @@ def test_output_identical_for_one_and_two_workers(runs: dict[int, Path]) -> None
     for sub in ("documents", "rejected", "tokens"):
         assert _digest(runs[1] / sub) == _digest(runs[2] / sub), sub
     assert (runs[1] / "tokenizer.json").read_bytes() == (runs[2] / "tokenizer.json").read_bytes()
+
+
+def test_every_registered_step_gives_the_same_output_on_one_and_two_workers(
+    tmp_path: Path, sample_file: Path
+) -> None:
+    """Every step of the registry (``corpusclean.steps.STEPS``, so a new step takes part
+    without being listed), in registry order with its defaults, through the engine."""
+    rules = tmp_path / "every.yaml"
+    every = {
+        "version": 1,
+        "steps": [{name: {}} for name in STEPS],
+        "tokenize": {"tokenizer": {"train": {"vocab_size": 512}}},  # min_tokens counts with it
+    }
+    rules.write_text(json.dumps(every))  # JSON is YAML
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        args = ["run", str(rules), "--input", str(sample_file), "--output", str(out)]
+        assert main([*args, "--workers", str(workers), "--quiet"]) == 0
+        outs.append(out)
+    stats = json.loads((outs[0] / "stats.json").read_text())
+    assert [s["name"] for s in stats["steps"]] == list(STEPS)
+    assert stats["input_docs"] == stats["kept_docs"] + sum(stats["rejected"].values()) == 600
+    assert 0 < stats["kept_docs"] < 600
+    for sub in ("documents", "rejected", "tokens"):
+        assert _digest(outs[0] / sub) == _digest(outs[1] / sub), sub
+    assert (outs[0] / "tokenizer.json").read_bytes() == (outs[1] / "tokenizer.json").read_bytes()
 
 
 def test_bad_jsonl_lines_go_to_errors_and_good_docs_are_kept(tmp_path: Path) -> None:

@@ -1,13 +1,18 @@
-"""The first three steps, each on the real library (ftfy, fastText lid.176)."""
+"""The first three steps, each on the real library (ftfy, fastText lid.176); and every
+streaming step of the registry (``corpusclean.steps.STEPS``, found there so that a new step
+cannot escape) keeps the contract of :class:`~corpusclean.steps.base.Step`."""
 
 from __future__ import annotations
+
+import pickle
 
 import ftfy
 import polars as pl
 import pytest
 
+from corpusclean.rules import TrainTokenizer
 from corpusclean.steps import STEPS, Step
-from corpusclean.steps.unicode_repair import NEEDS_FTFY
+from corpusclean.tokenization import train_bpe
 
 
 def _step(name: str, **options: object) -> Step:
@@ -44,10 +49,17 @@ def test_unicode_repair_equals_ftfy_on_every_document() -> None:
 
 
 def test_unicode_repair_skips_only_text_ftfy_leaves_alone() -> None:
-    ascii_texts = ["".join(chr(c) for c in range(32, 127) if chr(c) != "&") + "\n\tend"]
-    frame = _frame(ascii_texts)
-    assert not frame.get_column("text").str.contains(NEEDS_FTFY).any()
-    assert ftfy.fix_text(ascii_texts[0]) == ascii_texts[0]
+    step = _step("unicode_repair")
+    ascii_text = "".join(chr(c) for c in range(32, 127) if chr(c) != "&") + "\n\tend"
+    plain = "Plain ASCII text stays exactly as it is."
+    assert ftfy.fix_text(ascii_text) == ascii_text and ftfy.fix_text(plain) == plain
+    skipped = step.apply(_frame([ascii_text, plain]))
+    assert skipped.counters == {"ftfy_candidates": 0, "ftfy_lines": 0, "repaired": 0}
+    assert skipped.frame.get_column("text").to_list() == [ascii_text, plain]
+    # an ASCII "&" may start an HTML entity that ftfy unescapes: that text is not skipped
+    mixed = step.apply(_frame([ascii_text, "Tom &amp; Jerry"]))
+    assert mixed.counters == {"ftfy_candidates": 1, "ftfy_lines": 1, "repaired": 1}
+    assert mixed.frame.get_column("text").to_list() == [ascii_text, "Tom & Jerry"]
 
 
 def test_language_tags_and_keeps() -> None:
@@ -95,3 +107,61 @@ def test_length_bounds_and_details() -> None:
 def test_length_rejects_inverted_range() -> None:
     with pytest.raises(ValueError, match="max_words must be >= min_words"):
         STEPS["length"].Options(min_words=10, max_words=5)
+
+
+# --- every streaming step ------------------------------------------------------------------
+
+#: Corpus-wide steps need the engine's scan and resolve before they can apply: they are
+#: tested through the engine (tests/test_dedup_*.py, tests/test_min_tokens.py).
+STREAMING = sorted(name for name, step in STEPS.items() if not step.corpus_wide)
+
+PROSE = (
+    "The library lends books, maps and records to readers of every age. Its staff catalogue "
+    "new arrivals, repair old bindings and answer questions from the public. In the evening "
+    "they organise talks on history, science, music and travel for anyone who wants to come.\n"
+) * 3
+
+
+@pytest.fixture(scope="module")
+def needs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+    """Options a step cannot run without outside the engine (whose ``bind`` fills them in)."""
+    tokenizer = tmp_path_factory.mktemp("tok") / "tokenizer.json"
+    train_bpe([PROSE] * 4, TrainTokenizer(vocab_size=300)).save(str(tokenizer))
+    return {"min_tokens": {"tokenizer": str(tokenizer), "min": 40}}
+
+
+def test_streaming_steps_are_found() -> None:
+    assert {"unicode_repair", "language", "length", "gopher_quality", "c4_quality"} <= set(
+        STREAMING
+    )
+
+
+@pytest.mark.parametrize("name", STREAMING)
+def test_every_streaming_step_keeps_the_step_contract(
+    name: str, needs: dict[str, dict[str, object]]
+) -> None:
+    """Every row back, in order, other columns untouched, exactly ``adds_columns`` added,
+    a String ``reject`` aligned with the rows whose details name the rule, integer counters;
+    and a step built from its options after pickling (what a worker gets) decides the same."""
+    options = STEPS[name].Options(**needs.get(name, {}))
+    texts = [PROSE, *TRICKY, "<div>" + PROSE + "</div>", "word " * 300]
+    batch = _frame(texts).with_columns(pl.lit("src").alias("source"))
+    step = STEPS[name](options)
+    step.setup()
+    result = step.apply(batch)
+    frame = result.frame
+    assert frame.height == batch.height
+    assert frame.columns == [*batch.columns, *STEPS[name].adds_columns]
+    assert frame.select("id", "source").equals(batch.select("id", "source"))
+    if result.reject is not None:
+        assert result.reject.dtype == pl.String and result.reject.len() == batch.height
+        details = result.reject.drop_nulls()
+        assert details.str.contains(r"^[a-z0-9_]+(=|$)").all(), details.to_list()
+    assert all(isinstance(k, str) and type(v) is int for k, v in result.counters.items())
+    again = STEPS[name](pickle.loads(pickle.dumps(options)))
+    again.setup()
+    replay = again.apply(batch)
+    assert replay.frame.equals(frame)
+    assert (replay.reject is None) == (result.reject is None)
+    if result.reject is not None and replay.reject is not None:
+        assert replay.reject.equals(result.reject)
