@@ -230,14 +230,13 @@ def our_words_and_sentences(docs, workdir: Path) -> Path:
     import polars as pl
 
     from corpusclean import text as T
+    from corpusclean.line_table import one_row_per_item
     from corpusclean.steps.c4_quality import CITATION
 
     data = workdir / "docs.parquet"
     docs.with_columns(T.words(pl.col("text")).alias("words")).write_parquet(data)
     lines = (
-        docs.select(T.lines(pl.col("text")).alias("line"))
-        .explode("line")
-        .drop_nulls()
+        one_row_per_item(docs, T.lines(pl.col("text")), "line")
         .select(pl.col("line").str.strip_chars().str.replace_all(CITATION, ""))
         .unique()
     )

@@ -208,11 +208,15 @@ def test_repetition_top_ngram(n: int, frac: float, gram: str) -> None:
 def test_repetition_duplicate_ngrams() -> None:
     # "aaa bbb ccc ddd eee" twice: the second 5-gram repeats 15 characters (spaces excluded)
     gram = "aaa bbb ccc ddd eee"
-    ok = f"{gram} {gram} " + "x" * (100 - 2 * len(gram) - 2)
-    assert len(ok) == 100
+    ok = f"{gram} {gram} " + "x" * (100 - 2 * len(gram) - 2)  # 100 characters
     dups = {**dict.fromkeys(range(6, 11)), 5: 0.15}
     got = _run("gopher_repetition", [ok, ok[:-1]], **_only(max_dup_ngram_char_frac=dups))
     assert got == [None, "dup_5_gram_char_frac=0.152>0.15"]
+    step = STEPS["gopher_repetition"](
+        GopherRepetitionOptions(**_only(max_dup_ngram_char_frac=dups), keep_signals=True)
+    )
+    frame = step.apply(pl.DataFrame({"id": ["a"], "text": [ok]})).frame
+    assert frame.get_column("gopher_repetition.dup_5_gram_char_frac").item() == 15 / 100
 
 
 def test_repetition_empty_and_defaults() -> None:
@@ -308,16 +312,30 @@ def test_ngram_keys_are_per_document() -> None:
     assert row["dup_5"] == _repeated(twice, 5) > 0
 
 
-def test_word_lists_reuses_only_identical_texts() -> None:
-    """The memo shared by the Gopher steps: always the words of the text it is given."""
+def test_word_lists_reuses_only_identical_texts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo shared by the Gopher steps: always the words of the text it is given, split
+    again only for the texts the previous call did not see."""
     from corpusclean import text as T
+
+    split = T.words
+    calls: list[int] = []
+
+    def counted(text: pl.Expr) -> pl.Expr:
+        calls.append(1)
+        return split(text)
 
     def direct(texts: list[str]) -> list[list[str]]:
         frame = pl.DataFrame({"t": texts}, schema={"t": pl.String})
-        return frame.select(T.words(pl.col("t"))).to_series().to_list()
+        return frame.select(split(pl.col("t"))).to_series().to_list()
 
+    monkeypatch.setattr(T._WordMemo, "frame", None)
+    monkeypatch.setattr(T, "words", counted)
     first = ["One two, three.", "The same text here.", "x", "The same text here."]
-    second = ["The same text here.", "A new text!", "", "One two, three."]
-    third = ["One two, three. (rewritten)", "The same text here."]
-    for texts in (first, second, third, []):
+    same = ["The same text here.", "x", "One two, three."]
+    new = ["The same text here.", "A new text!", "", "One two, three."]
+    rewritten = ["One two, three. (rewritten)", "The same text here."]
+    expected_calls = {0: 1, 1: 0, 2: 1, 3: 1, 4: 0}  # [] splits nothing either
+    for i, texts in enumerate((first, same, new, rewritten, [])):
+        calls.clear()
         assert T.word_lists(pl.Series(texts, dtype=pl.String)).to_list() == direct(texts)
+        assert len(calls) == expected_calls[i], (i, texts)
