@@ -221,11 +221,11 @@ def measure_input(paths: list[Path]) -> tuple[int, float]:
     """(documents, MB of UTF-8 text) of the input, read once with corpusclean's readers."""
     import pyarrow.compute as pc
 
-    from corpusclean import readers
+    from corpusclean.io import read_batches
 
     docs, size = 0, 0
     for path in paths:
-        for batch in readers.read_batches(path):
+        for batch in read_batches(path):
             docs += batch.table.num_rows
             size += pc.sum(pc.binary_length(batch.table.column("text"))).as_py() or 0
     return docs, size / 1e6
@@ -346,10 +346,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.show_rules:
         print(CHAIN_RULES, end="")
         return 0
-    from corpusclean import readers
     from corpusclean.cli import sample_path
+    from corpusclean.io import expand_inputs
 
-    paths = readers.expand_inputs(args.inputs or [str(sample_path())])
+    paths = expand_inputs(args.inputs or [str(sample_path())])
     docs, mb = measure_input(paths)
     print(f"{docs} documents, {mb:.1f} MB of text in {len(paths)} file(s)", file=sys.stderr)
     rows: list[Measured] = []

@@ -185,11 +185,11 @@ def peak_mb() -> float:
 def load(paths: list[str], limit: int | None):
     import polars as pl
 
-    from corpusclean import readers
+    from corpusclean.io import expand_inputs, read_batches
 
     frames = []
-    for path in readers.expand_inputs(paths):
-        for batch in readers.read_batches(path):
+    for path in expand_inputs(paths):
+        for batch in read_batches(path):
             frame = pl.from_arrow(batch.table)
             frames.append(frame.select("id", "text"))
     docs = pl.concat(frames)

@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 
 from corpusclean import __version__, engine
-from corpusclean.rules import Rules, StepSpec, TokenizeSpec, TrainSpec, TrainTokenizer
+from corpusclean.rules import Rules, StepSpec
+from corpusclean.tokenizer import TokenizeSpec, TrainSpec, TrainTokenizer
 
 KEY_FILE = "ablation-key.txt"
 #: The tokenizer an ablation trains when the rules do not say (vocabulary of the demo's scale).

@@ -17,7 +17,7 @@ interrupted one.
 Before anything is written, every step may complete its options from the run
 (:meth:`Step.bind <corpusclean.steps.base.Step.bind>`: ``min_tokens`` takes the rules'
 tokenizer). After the last pass, ``stats.json`` is written once the conservation invariant
-holds, the kept documents are tokenized (:mod:`corpusclean.tokenization`) with the tokenizer a
+holds, the kept documents are tokenized (:mod:`corpusclean.io.shards`) with the tokenizer a
 corpus-wide step published if one did (``CorpusStep.RUN_TOKENIZER``), and the report is built. The
 engine knows steps only through :class:`~corpusclean.steps.base.Step` and
 :class:`~corpusclean.steps.base.CorpusStep`; another executor (Ray) plugs in at
@@ -36,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +44,10 @@ import polars as pl
 import pyarrow as pa
 from tqdm import tqdm
 
-from corpusclean import readers, worker
-from corpusclean.readers import ErrorRecord, InputBatch
+from corpusclean import worker
+from corpusclean.io import InputBatch, read_batches
+from corpusclean.io.errors import write_errors
+from corpusclean.io.shards import tokenize_documents
 from corpusclean.rules import Rules, RulesError, StepSpec
 from corpusclean.stats import BatchOutcome, RunStats
 from corpusclean.steps import STEPS
@@ -188,7 +190,7 @@ def _numbered_batches(config: RunConfig) -> Iterator[tuple[int, InputBatch]]:
     seq = 0
     remaining = config.limit
     for path in config.inputs:
-        for batch in readers.read_batches(
+        for batch in read_batches(
             path,
             text_field=config.rules.input.text_field,
             id_field=config.rules.input.id_field,
@@ -210,13 +212,6 @@ def _ipc(table: pa.Table) -> bytes:
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
     return sink.getvalue().to_pybytes()
-
-
-def _write_errors(output: Path, seq: int, errors: list[ErrorRecord]) -> None:
-    path = output / "errors" / worker.part_name(seq, "jsonl")
-    with path.open("w", encoding="utf-8") as fh:
-        for error in errors:
-            fh.write(json.dumps(asdict(error), ensure_ascii=False) + "\n")
 
 
 def _progress(config: RunConfig, total: int | None, desc: str, unit: str) -> tqdm:
@@ -266,7 +261,7 @@ def _input_tasks(config: RunConfig, stats: RunStats) -> Iterator[Task]:
         stats.input_docs += batch.table.num_rows + len(batch.errors)
         stats.error_records += len(batch.errors)
         if batch.errors:
-            _write_errors(config.output, seq, batch.errors)
+            write_errors(config.output, seq, batch.errors)
         docs += batch.table.num_rows
         bar.update(batch.bytes_read)
         bar.set_postfix(docs=docs, refresh=False)
@@ -352,7 +347,7 @@ def _clear_pass_outputs(config: RunConfig, spec: PassSpec) -> None:
 
 def run(config: RunConfig) -> RunStats:
     """Clean, tokenize and report; returns the stats after the invariant check."""
-    from corpusclean import report, tokenization
+    from corpusclean import report
 
     start = time.perf_counter()
     stats = RunStats(step_names=[s.name for s in config.rules.steps])
@@ -381,7 +376,7 @@ def run(config: RunConfig) -> RunStats:
     for spec in passes:  # survivors are a full copy of the corpus: free the disk
         shutil.rmtree(spec.work, ignore_errors=True)
     if config.rules.tokenize is not None:
-        stats.tokens = tokenization.tokenize_documents(
+        stats.tokens = tokenize_documents(
             config.output,
             config.rules.tokenize,
             rules_dir=Path(config.rules.path).parent,

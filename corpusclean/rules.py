@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from corpusclean.steps import STEPS, Step, StepOptions
+from corpusclean.tokenizer import TokenizeSpec
 
 
 class RulesError(Exception):
@@ -31,20 +32,6 @@ class InputSpec(_Strict):
     paths: list[str] = Field(default_factory=list)
     text_field: str = "text"
     id_field: str = "id"
-
-
-class TrainTokenizer(_Strict):
-    vocab_size: int = Field(ge=260, le=1_000_000)
-    min_frequency: int = Field(2, ge=1)
-
-
-class TrainSpec(_Strict):
-    train: TrainTokenizer
-
-
-class TokenizeSpec(_Strict):
-    tokenizer: str | TrainSpec
-    val_fraction: float = Field(0.005, ge=0.0, lt=1.0)
 
 
 class _Top(_Strict):

@@ -23,6 +23,7 @@ from pathlib import Path
 import polars as pl
 import pyarrow as pa
 
+from corpusclean.io.parts import part_name, rejected_part_name, write_parquet
 from corpusclean.rules import StepSpec
 from corpusclean.stats import BatchOutcome
 from corpusclean.steps import Step
@@ -97,17 +98,6 @@ def init_worker(spec: PassSpec) -> None:
         _scanner = scanner
 
 
-def part_name(seq: int, suffix: str = "parquet") -> str:
-    return f"part-{seq:06d}.{suffix}"
-
-
-def write_parquet(frame: pl.DataFrame, path: Path) -> None:
-    """Deterministic Parquet: same frame, same bytes (zstd); written then renamed."""
-    tmp = path.with_name(path.name + ".tmp")
-    frame.write_parquet(tmp, compression="zstd", statistics=False)
-    tmp.replace(path)
-
-
 def process_input(seq: int, source: str, ipc: bytes) -> BatchOutcome:
     """First pass: decode the Arrow IPC input batch, number its documents, process it."""
     table = pa.ipc.open_stream(ipc).read_all()
@@ -178,7 +168,7 @@ def process_frame(seq: int, frame: pl.DataFrame) -> BatchOutcome:
         kept_docs = kept.height
         kept_bytes = int(kept.get_column("text").str.len_bytes().sum() or 0) if kept.height else 0
     if rejected:
-        name = part_name(seq) if _pass.index == 0 else f"part-{seq:06d}-p{_pass.index}.parquet"
+        name = rejected_part_name(seq, _pass.index)
         write_parquet(pl.concat(rejected), _pass.output / "rejected" / name)
     return BatchOutcome(
         seq=seq,

@@ -11,9 +11,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from corpusclean.rules import TrainTokenizer
 from corpusclean.steps import STEPS
-from corpusclean.tokenization import train_bpe
+from corpusclean.tokenizer import TrainTokenizer, train_bpe
 from tests.conftest import SHARED_DATA
 
 FILTERS = sorted(

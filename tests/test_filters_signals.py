@@ -13,9 +13,8 @@ import polars as pl
 import pytest
 
 from corpusclean.cli import main
-from corpusclean.rules import TrainTokenizer
 from corpusclean.steps import STEPS
-from corpusclean.tokenization import train_bpe
+from corpusclean.tokenizer import TrainTokenizer, train_bpe
 
 SIGNAL_STEPS = sorted(
     name for name, step in STEPS.items() if "keep_signals" in step.Options.model_fields

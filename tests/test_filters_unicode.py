@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 from ftfy import badness
 
-from corpusclean import readers
+from corpusclean.io import read_batches
 from corpusclean.steps import STEPS
 from corpusclean.steps.unicode_repair import (
     MOJIBAKE,
@@ -164,7 +164,7 @@ def test_rust_regex_translation() -> None:
 
 def test_real_documents_equal_fix_text(shared_data: Path) -> None:
     texts: list[str] = []
-    for batch in readers.read_batches(shared_data / "webmix" / "part-0003.jsonl.gz"):
+    for batch in read_batches(shared_data / "webmix" / "part-0003.jsonl.gz"):
         texts += batch.table.column("text").to_pylist()
     texts = texts[:700]
     out = _repaired(_step(), texts)

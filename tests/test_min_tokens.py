@@ -15,11 +15,11 @@ import pytest
 from tokenizers import Tokenizer
 
 from corpusclean.cli import main
-from corpusclean.rules import TrainTokenizer, parse_rules
+from corpusclean.rules import parse_rules
 from corpusclean.steps import STEPS
 from corpusclean.steps.base import CorpusStep, RunContext
 from corpusclean.steps.min_tokens import TOKENS, MinTokensStep, TrainedMinTokensStep
-from corpusclean.tokenization import load_tokenizer, train_bpe
+from corpusclean.tokenizer import TrainTokenizer, load_tokenizer, train_bpe
 
 WORDS = (
     "the library lends books maps and records to readers of every age while its staff "

@@ -1,4 +1,4 @@
-"""Tests for corpusclean.readers: every record is yielded or reported, in bounded batches."""
+"""Tests for corpusclean.io's readers: every record is yielded or reported, in bounded batches."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ import pyarrow.parquet as pq
 import pytest
 import zstandard
 
-from corpusclean import readers
-from corpusclean.readers import (
+from corpusclean.io import (
     BATCH_SCHEMA,
     ErrorRecord,
     InputBatch,
@@ -23,6 +22,8 @@ from corpusclean.readers import (
     expand_inputs,
     read_batches,
 )
+from corpusclean.io.jsonl import _classify_line, _JsonlContext
+from corpusclean.io.streams import ByteSource
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -247,12 +248,12 @@ def _truncation_check(path: Path, records: list[dict], data: bytes) -> None:
 @pytest.mark.parametrize("prefetch", [True, False])
 def test_truncated_gzip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, prefetch: bool) -> None:
     if not prefetch:  # the same result without the reader thread
-        original = readers._ByteSource.__init__
+        original = ByteSource.__init__
 
         def init(self, path, compression, prefetch=True):  # noqa: ANN001
             original(self, path, compression, prefetch=False)
 
-        monkeypatch.setattr(readers._ByteSource, "__init__", init)
+        monkeypatch.setattr(ByteSource, "__init__", init)
     records = sample_records(1000, seed=2)
     data = jsonl_bytes(records)
     compressed = gzip.compress(data)
@@ -384,12 +385,12 @@ def test_deterministic(tmp_path: Path) -> None:
 
 def _reference(data: bytes, path: Path) -> tuple[list[tuple], list[tuple]]:
     """Line-by-line json.loads reading: what the vectorised path must reproduce."""
-    ctx = readers._JsonlContext(path, str(path), "text", "id")
+    ctx = _JsonlContext(path, str(path), "text", "id")
     docs, errors = [], []
     for i, raw in enumerate(data.split(b"\n")[:-1], start=1):
         if not raw.strip():
             continue
-        result = readers._classify_line(raw, i, ctx)
+        result = _classify_line(raw, i, ctx)
         if isinstance(result, ErrorRecord):
             errors.append((result.line, result.error))
         else:

@@ -10,9 +10,8 @@ import ftfy
 import polars as pl
 import pytest
 
-from corpusclean.rules import TrainTokenizer
 from corpusclean.steps import STEPS, Step
-from corpusclean.tokenization import train_bpe
+from corpusclean.tokenizer import TrainTokenizer, train_bpe
 
 
 def _step(name: str, **options: object) -> Step:

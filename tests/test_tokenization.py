@@ -9,14 +9,12 @@ import numpy as np
 import polars as pl
 import pytest
 
-from corpusclean.rules import TokenizeSpec
-from corpusclean.tokenization import (
+from corpusclean.io.shards import is_val, shard_dtype, tokenize_documents
+from corpusclean.tokenizer import (
     TokenizerError,
+    TokenizeSpec,
     eos_id,
-    is_val,
     load_tokenizer,
-    shard_dtype,
-    tokenize_documents,
     train_tokenizer,
 )
 

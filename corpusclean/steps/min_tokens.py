@@ -9,13 +9,13 @@ their word counts, so the step counts with the tokenizer the run writes its shar
 Which tokenizer (option ``tokenizer``, default: the rules' ``tokenize.tokenizer``):
 
 * a **path** (``tokenizer.json``, a Hugging Face folder, or a folder with GPT-2's
-  ``vocab.json`` + ``merges.txt``; see :mod:`corpusclean.tokenization`): the step streams like
+  ``vocab.json`` + ``merges.txt``; see :mod:`corpusclean.tokenizer`): the step streams like
   any filter, each worker loads the tokenizer once.
 * ``{train: {vocab_size: N}}``: the run's tokenizer does not exist until the run has seen its
   documents. The step is then corpus-wide (:class:`~corpusclean.steps.base.CorpusStep`): its
   *scan* spills the text of every document that reaches it, its *resolve* trains the BPE on
   those texts in input order with the tokenize stage's recipe
-  (:func:`corpusclean.tokenization.train_bpe`) and *publishes* it as the run's tokenizer, and
+  (:func:`corpusclean.tokenizer.train_bpe`) and *publishes* it as the run's tokenizer, and
   the next pass counts with it. The tokenize stage then writes that tokenizer to
   ``DIR/tokenizer.json`` and encodes ``DIR/tokens/`` with it instead of training another one.
   The tokenizer is therefore trained on the documents that reach ``min_tokens`` (those it
@@ -37,6 +37,14 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from corpusclean.steps.base import CorpusStep, RunContext, Step, StepOptions, StepResult
+from corpusclean.tokenizer import (
+    TokenizerError,
+    TrainSpec,
+    TrainTokenizer,
+    count_tokens,
+    load_tokenizer,
+    train_bpe,
+)
 
 #: The column kept with ``keep_signals: true``.
 TOKENS = "min_tokens.tokens"
@@ -59,8 +67,6 @@ class MinTokensOptions(StepOptions):
     @classmethod
     def _train_spec(cls, value: str | dict[str, Any] | None) -> str | dict[str, Any] | None:
         if isinstance(value, dict):
-            from corpusclean.rules import TrainSpec
-
             return TrainSpec.model_validate(value).model_dump(mode="json")
         return value
 
@@ -93,8 +99,6 @@ class MinTokensStep(Step[MinTokensOptions]):
     @classmethod
     def bind(cls, options: MinTokensOptions, context: RunContext) -> MinTokensOptions:
         """Default to the run's tokenizer; check that a given one loads and is the run's."""
-        from corpusclean.tokenization import TokenizerError, load_tokenizer
-
         spec = options.tokenizer
         if spec is None:
             if context.tokenizer is None:
@@ -120,8 +124,6 @@ class MinTokensStep(Step[MinTokensOptions]):
         return options.model_copy(update={"tokenizer": spec})
 
     def setup(self) -> None:
-        from corpusclean.tokenization import load_tokenizer
-
         spec = self.options.tokenizer
         if not isinstance(spec, str):
             raise ValueError(
@@ -131,8 +133,6 @@ class MinTokensStep(Step[MinTokensOptions]):
         self._tokenizer, _ = load_tokenizer(spec)
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
-        from corpusclean.tokenization import count_tokens
-
         if self._tokenizer is None:
             self.setup()
         if self._tokenizer is None:
@@ -160,9 +160,7 @@ class MinTokensStep(Step[MinTokensOptions]):
 class TrainedMinTokensStep(MinTokensStep, CorpusStep):
     """``min_tokens`` counting with the tokenizer the run trains (corpus-wide, three phases)."""
 
-    def _settings(self) -> Any:
-        from corpusclean.rules import TrainSpec
-
+    def _settings(self) -> TrainTokenizer:
         spec = self.options.tokenizer
         assert isinstance(spec, dict)
         return TrainSpec.model_validate(spec).train
@@ -174,8 +172,6 @@ class TrainedMinTokensStep(MinTokensStep, CorpusStep):
         return batch.select("_doc", "text")
 
     def resolve(self, scan_parts: list[Path], state_dir: Path) -> dict[str, int]:
-        from corpusclean.tokenization import train_bpe
-
         seen = 0
 
         def texts() -> Iterator[str]:
