@@ -44,6 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpusclean import minhash as mh  # noqa: E402
+from corpusclean.minhash import reference  # noqa: E402
 
 WEBMIX = ROOT.parent / "shared" / "data" / "webmix"
 
@@ -95,7 +96,7 @@ class Timer:
 def datasketch_sets(batches: list[list[str]], ngram: int) -> list[list[list[bytes]]]:
     """The shingle sets a datasketch user builds: normalise, word n-grams, UTF-8."""
     return [
-        [[s.encode("utf-8") for s in mh.shingles(t, ngram, normalized=True)] for t in norm]
+        [[s.encode("utf-8") for s in reference.shingles(t, ngram, normalized=True)] for t in norm]
         for norm in (mh.normalize(batch).to_list() for batch in batches)
     ]
 
@@ -186,11 +187,11 @@ def main(argv: list[str] | None = None) -> int:
 
     check = texts[: min(n, 200)]
     ref = [
-        MinHash(num_perm=args.num_perm, seed=args.seed, hashfunc=mh.fast_hash32)
+        MinHash(num_perm=args.num_perm, seed=args.seed, hashfunc=reference.fast_hash32)
         for _ in range(len(check))
     ]
     for m, t in zip(ref, check, strict=True):
-        m.update_batch([s.encode("utf-8") for s in mh.shingles(t, args.ngram)])
+        m.update_batch([s.encode("utf-8") for s in reference.shingles(t, args.ngram)])
     identical_fast = np.array_equal(np.stack([m.hashvalues for m in ref]), ours_fast[: len(check)])
 
     def line(name: str, wall: float, cpu: float, base_wall: float, base_cpu: float) -> None:

@@ -11,6 +11,7 @@ import pytest
 
 from corpusclean import minhash
 from corpusclean.cli import main
+from corpusclean.minhash import reference
 
 
 def _doc(rng: random.Random, n: int = 300) -> list[str]:
@@ -25,7 +26,7 @@ def _with_jaccard(words: list[str], target: float, rng: random.Random) -> list[s
 
 
 def _true_jaccard(a: str, b: str) -> float:
-    return minhash.jaccard(minhash.shingle_hashes([a]).doc(0), minhash.shingle_hashes([b]).doc(0))
+    return reference.jaccard(minhash.shingle_hashes([a]).doc(0), minhash.shingle_hashes([b]).doc(0))
 
 
 @pytest.fixture
@@ -174,7 +175,7 @@ def test_scan_spills_keys_not_texts(verify: bool) -> None:
     expected = {"_doc", "id", "keys", "n_shingles"}
     expected |= {"fingerprint", "shingles"} if verify else {"sig"}
     assert set(scan.columns) == expected
-    assert scan["keys"].list.len().to_list() == [step._opts().lsh()[0]] * 4
+    assert scan["keys"].list.len().to_list() == [step.options.lsh()[0]] * 4
     if verify:
         fp = scan["fingerprint"].to_list()
         assert fp[0] == fp[1] and len(set(fp)) == 3

@@ -13,6 +13,8 @@ import pyarrow as pa
 import pytest
 
 from corpusclean import minhash as mh
+from corpusclean.hashing import fmix64_scalar
+from corpusclean.minhash import normalization, reference, shingling, sketches
 from corpusclean.sample import generate_sample
 
 datasketch = pytest.importorskip("datasketch")
@@ -50,12 +52,12 @@ def memo(hashfunc):
 
 def datasketch_signatures(texts, *, num_perm, seed, hash, scheme, ngram=5) -> np.ndarray:
     """datasketch's MinHash of our reference shingles; ``sha1`` is datasketch's own default."""
-    hashfunc = None if hash == "sha1" else memo(mh.hash_function(hash, mh.hash_bits(scheme)))
+    hashfunc = None if hash == "sha1" else memo(reference.hash_function(hash, mh.hash_bits(scheme)))
     kwargs = {"scheme": scheme} if HAS_SCHEMES else {}
     rows = []
     for text in texts:
         m = datasketch.MinHash(num_perm=num_perm, seed=seed, hashfunc=hashfunc, **kwargs)
-        m.update_batch([s.encode("utf-8") for s in mh.shingles(text or "", ngram)])
+        m.update_batch([s.encode("utf-8") for s in reference.shingles(text or "", ngram)])
         rows.append(m.hashvalues)
     return np.stack(rows)
 
@@ -89,7 +91,7 @@ def schemes() -> list[str]:
 )
 def test_normalize_edge_cases(text, expected):
     assert mh.normalize([text]).to_list() == [expected]
-    assert mh.normalize_text(text or "") == expected
+    assert reference.normalize_text(text or "") == expected
 
 
 def test_normalize_keeps_spacing_marks_drops_nonspacing():
@@ -100,7 +102,7 @@ def test_normalize_keeps_spacing_marks_drops_nonspacing():
 def test_normalize_matches_reference_and_expression():
     texts = list(sample_texts()) + EDGE_TEXTS
     got = mh.normalize(texts)
-    assert got.to_list() == [mh.normalize_text(t or "") for t in texts]
+    assert got.to_list() == [reference.normalize_text(t or "") for t in texts]
     frame = pl.DataFrame({"text": texts}, schema={"text": pl.String})
     assert frame.select(mh.normalize_expr("text")).to_series().to_list() == got.to_list()
     # single spaces between words, none at either end
@@ -157,8 +159,8 @@ def test_normalize_equals_expression_on_random_unicode(seed):
 def test_normalize_fast_path_classes():
     """Common characters are replaced over their bytes; only contextual ones need Polars."""
     mh.normalize(["É é ’ ж Ж 東 Σ \u0301 \u023a"])
-    flags = mh._CODE_POINTS.flags
-    cls = mh._CodePoints
+    flags = normalization._CODE_POINTS.flags
+    cls = normalization._CodePoints
     for ch in "Éé":
         assert flags[ord(ch)] & cls.CHANGED and not flags[ord(ch)] & cls.CONTEXT
     assert flags[ord("’")] & cls.SPACE and not flags[ord("’")] & cls.CONTEXT
@@ -190,14 +192,14 @@ def test_input_types_agree():
 
 
 def test_shingles_reference():
-    assert mh.shingles("") == []
-    assert mh.shingles("!!!") == []
-    assert mh.shingles("One, two.") == ["one two"]  # fewer words than ngram: one shingle
-    assert mh.shingles("a b c d e") == ["a b c d e"]
-    assert mh.shingles("a b c d e f") == ["a b c d e", "b c d e f"]
-    assert mh.shingles("a b c", 1) == ["a", "b", "c"]
+    assert reference.shingles("") == []
+    assert reference.shingles("!!!") == []
+    assert reference.shingles("One, two.") == ["one two"]  # fewer words than ngram: one shingle
+    assert reference.shingles("a b c d e") == ["a b c d e"]
+    assert reference.shingles("a b c d e f") == ["a b c d e", "b c d e f"]
+    assert reference.shingles("a b c", 1) == ["a", "b", "c"]
     with pytest.raises(ValueError):
-        mh.shingles("a", 0)
+        reference.shingles("a", 0)
 
 
 @pytest.mark.parametrize("hash", ["fast", "sha1"])
@@ -206,26 +208,26 @@ def test_shingles_reference():
 def test_shingle_hashes_equal_scalar_hash(hash, bits, ngram):
     texts = EDGE_TEXTS + list(sample_texts()[:20])
     sh = mh.shingle_hashes(texts, ngram=ngram, hash=hash, bits=bits)
-    func = memo(mh.hash_function(hash, bits))
+    func = memo(reference.hash_function(hash, bits))
     assert sh.hashes.dtype == (np.uint64 if bits == 64 else np.uint32)
     assert len(sh) == len(texts)
     for i, text in enumerate(texts):
-        expected = [func(s.encode("utf-8")) for s in mh.shingles(text or "", ngram)]
+        expected = [func(s.encode("utf-8")) for s in reference.shingles(text or "", ngram)]
         assert sh.doc(i).tolist() == expected, text
     assert sh.counts[0] == 0 and sh.counts[1] == 0
 
 
 def test_fast_hash_reference_values():
     # Pinned: the "fast" hash is part of the signature format; it must never change.
-    assert mh.fast_hash64(b"") == mh._fmix64_int(0)
-    assert mh.fast_hash64("é") == mh.fast_hash64("é".encode())
-    assert mh.fast_hash32(b"a b c d e") == mh.fast_hash64(b"a b c d e") & 0xFFFFFFFF
+    assert reference.fast_hash64(b"") == fmix64_scalar(0)
+    assert reference.fast_hash64("é") == reference.fast_hash64("é".encode())
+    assert reference.fast_hash32(b"a b c d e") == reference.fast_hash64(b"a b c d e") & 0xFFFFFFFF
     h = 0
     for byte in b"hello world":
         h = (h * 0x9E3779B97F4A7C15 + byte + 1) % 2**64
-    assert mh.fast_hash64(b"hello world") == mh._fmix64_int(h)
-    assert mh.fast_hash64(b"hello world") == 0x323D9C7E4AC137A9
-    assert mh.fast_hash32(b"a b c d e") == 0xE121CF5C
+    assert reference.fast_hash64(b"hello world") == fmix64_scalar(h)
+    assert reference.fast_hash64(b"hello world") == 0x323D9C7E4AC137A9
+    assert reference.fast_hash32(b"a b c d e") == 0xE121CF5C
 
 
 def test_hash_windows_and_chunks(monkeypatch):
@@ -233,8 +235,8 @@ def test_hash_windows_and_chunks(monkeypatch):
     texts = list(sample_texts()[:40]) + EDGE_TEXTS + ["x" * 300 + " two", "y" * 500]
     expected = {s: mh.signatures(texts, num_perm=64, scheme=s) for s in schemes()}
     hashes = mh.shingle_hashes(texts, bits=64)
-    monkeypatch.setattr(mh, "_HASH_WINDOW", 97)
-    monkeypatch.setattr(mh, "_CHUNK_ELEMENTS", 64 * 37)
+    monkeypatch.setattr(shingling, "_HASH_WINDOW", 97)
+    monkeypatch.setattr(sketches, "CHUNK_ELEMENTS", 64 * 37)
     assert np.array_equal(mh.shingle_hashes(texts, bits=64).hashes, hashes.hashes)
     for scheme, sig in expected.items():
         assert np.array_equal(mh.signatures(texts, num_perm=64, scheme=scheme), sig)
@@ -246,16 +248,20 @@ def test_sha1_hashes_each_distinct_shingle_once_exactly(monkeypatch):
     texts = ["a b c d e f a b c d e f", "a b c d e x", "b c d e f a b"] + list(sample_texts()[:20])
     expected = mh.shingle_hashes(texts, hash="sha1")
     calls = []
-    real = mh._sha1_ranges
+    real = shingling._sha1_ranges
     monkeypatch.setattr(
-        mh, "_sha1_ranges", lambda d, s, e, b: calls.append(len(s)) or real(d, s, e, b)
+        shingling, "_sha1_ranges", lambda d, s, e, b: calls.append(len(s)) or real(d, s, e, b)
     )
     again = mh.shingle_hashes(texts, hash="sha1")
     assert np.array_equal(again.hashes, expected.hashes)
-    distinct = {s for t in texts for s in mh.shingles(t)}
+    distinct = {s for t in texts for s in reference.shingles(t)}
     assert calls == [len(distinct)]
+
     # every key collides: only byte comparison tells shingles apart
-    monkeypatch.setattr(mh, "_fast_hash_ranges", lambda buf, s, e: np.zeros(len(s), np.uint64))
+    def colliding(buf: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+        return np.zeros(len(starts), np.uint64)
+
+    monkeypatch.setattr(shingling, "_fast_hash_ranges", colliding)
     assert np.array_equal(mh.shingle_hashes(texts, hash="sha1").hashes, expected.hashes)
 
 
@@ -270,7 +276,7 @@ def test_bytes_differ_every_length_and_position():
             b.append(j)
             lengths.append(length)
     a, b, lengths = np.array(a), np.array(b), np.array(lengths)
-    got = mh._bytes_differ(buf, a, b, lengths)
+    got = shingling._bytes_differ(buf, a, b, lengths)
     expected = [
         bytes(buf[i : i + n]) != bytes(buf[j : j + n])
         for i, j, n in zip(a, b, lengths, strict=True)
@@ -349,7 +355,7 @@ def test_webmix_bit_identical(shared_data):
     path = shared_data / "webmix" / "part-0000.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as f:
         texts = [json.loads(line)["text"] for _, line in zip(range(150), f, strict=False)]
-    assert mh.normalize(texts).to_list() == [mh.normalize_text(t) for t in texts]
+    assert mh.normalize(texts).to_list() == [reference.normalize_text(t) for t in texts]
     scheme = schemes()[0]
     for hash in ("fast", "sha1"):
         ours = mh.signatures(texts, num_perm=128, seed=1, hash=hash, scheme=scheme)
@@ -407,7 +413,7 @@ def test_lsh_collisions_follow_the_s_curve():
     cases = {0.95: (950, 25), 0.9: (900, 50), 0.8: (800, 100), 0.7: (700, 150), 0.5: (500, 250)}
     for s, (common, own) in cases.items():
         pair = _pair_with_jaccard(rng, common, own)
-        assert mh.jaccard(pair.doc(0), pair.doc(1)) == pytest.approx(s)
+        assert reference.jaccard(pair.doc(0), pair.doc(1)) == pytest.approx(s)
         hits = 0
         for seed in range(trials):
             keys = mh.band_keys(
@@ -495,10 +501,10 @@ def test_band_frame_layout():
 
 
 def test_jaccard():
-    assert mh.jaccard([1, 2, 3], [2, 3, 4]) == pytest.approx(0.5)
-    assert mh.jaccard([1, 1, 2], [2, 1]) == 1.0
-    assert mh.jaccard([], [1]) == 0.0
-    assert mh.jaccard([], []) == 1.0
+    assert reference.jaccard([1, 2, 3], [2, 3, 4]) == pytest.approx(0.5)
+    assert reference.jaccard([1, 1, 2], [2, 1]) == 1.0
+    assert reference.jaccard([], [1]) == 0.0
+    assert reference.jaccard([], []) == 1.0
 
 
 @pytest.mark.parametrize("bits", [32, 64])
@@ -512,7 +518,7 @@ def test_pair_jaccard_matches_sets(bits):
     a[2:5], b[2:5] = [3, 7, 7], [3, 8, 8]  # a document with itself; a repeated pair
     got = mh.pair_jaccard(sh, a, b)
     for k in range(len(a)):
-        assert got[k] == mh.jaccard(sh.doc(a[k]), sh.doc(b[k])), k
+        assert got[k] == reference.jaccard(sh.doc(a[k]), sh.doc(b[k])), k
     assert got[0] == 1.0 and got[1] == 0.0 and got[2] == 1.0
     # the result does not depend on how the pairs are cut into chunks
     assert np.array_equal(mh.pair_jaccard(sh, a, b, chunk_rows=50), got)
@@ -527,7 +533,7 @@ def test_pair_jaccard_repeated_shingles_and_near_duplicates():
     edited = base.replace("w150", "changed", 1) + " w1 w2 w3 w4 w5 w1 w2 w3 w4 w5"
     sh = mh.shingle_hashes([base, edited, base + " " + base])
     got = mh.pair_jaccard(sh, [0, 0, 1], [1, 2, 2])
-    expected = [mh.jaccard(sh.doc(i), sh.doc(j)) for i, j in ((0, 1), (0, 2), (1, 2))]
+    expected = [reference.jaccard(sh.doc(i), sh.doc(j)) for i, j in ((0, 1), (0, 2), (1, 2))]
     assert got.tolist() == expected
     assert 0.9 < got[0] < 1.0
 

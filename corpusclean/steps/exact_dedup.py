@@ -8,7 +8,8 @@ dropped copy's ``detail`` names the kept document's id.
 Keys (option ``key``):
 
 - ``text`` (default): the text lowercased, with every run of whitespace collapsed to one space
-  and leading/trailing whitespace removed, hashed to 64 bits (Polars' hash with fixed seeds,
+  and leading/trailing whitespace removed (:func:`corpusclean.dedup_key.normalized_key`, the
+  key ``line_dedup`` uses for lines), hashed to 64 bits (Polars' hash with fixed seeds,
   stable within one Polars version, which the run's fingerprint records).
 - ``paper``: the near-exact key the paper's authors used on OpenWebText (Li et al. 2021,
   arXiv:2110.08460): the length of the text with punctuation stripped, plus its first four and
@@ -24,6 +25,7 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
+from corpusclean.dedup_key import normalized_key
 from corpusclean.steps.base import CorpusStep, StepOptions
 
 _SEED = 0x5EED
@@ -33,11 +35,6 @@ class ExactDedupOptions(StepOptions):
     key: Literal["text", "paper"] = Field(
         "text", description="text: normalised full text | paper: Li et al.'s near-exact key"
     )
-
-
-def text_key(text: pl.Expr) -> pl.Expr:
-    """The normalised-text key: lowercase, whitespace runs collapsed, trimmed."""
-    return text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
 
 
 def paper_key(text: pl.Expr) -> pl.Expr:
@@ -58,7 +55,7 @@ class ExactDedupStep(CorpusStep[ExactDedupOptions]):
 
     def scan(self, batch: pl.DataFrame) -> pl.DataFrame:
         opts = self.options
-        key = text_key(pl.col("text")) if opts.key == "text" else paper_key(pl.col("text"))
+        key = normalized_key(pl.col("text")) if opts.key == "text" else paper_key(pl.col("text"))
         return batch.select("_doc", "id", key.hash(_SEED).alias("key"))
 
     def resolve(self, scan_parts: list[Path], state_dir: Path) -> dict[str, int]:

@@ -6,8 +6,9 @@ removing the frequent ones strips them while keeping the page's own text: the ap
 Gopher/MassiveText's and RefinedWeb's line-level deduplication (Rae et al. 2021; Penedo et al.
 2023) and of CCNet's paragraph deduplication (Wenzek et al. 2020).
 
-A line's key is the line lowercased, whitespace collapsed and trimmed, hashed to 64 bits, so
-counts need 16 bytes per distinct (document, line) pair and never the text. A line is removed
+A line's key is the line lowercased, whitespace collapsed and trimmed (the key ``exact_dedup``
+uses for texts, :func:`corpusclean.dedup_key.normalized_key`), hashed to 64 bits, so counts need
+16 bytes per distinct (document, line) pair and never the text. A line is removed
 from a document when its key appears in at least ``min_count`` documents; with
 ``keep: first`` the first document (input order) that has it keeps it. Blank lines are never
 counted nor removed. A document whose non-blank lines are all removed is rejected.
@@ -21,6 +22,7 @@ from typing import Literal
 import polars as pl
 from pydantic import Field
 
+from corpusclean.dedup_key import normalized_key
 from corpusclean.steps.base import CorpusStep, StepOptions, StepResult
 
 _SEED = 0x11E5
@@ -40,7 +42,7 @@ def _lines(batch: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.int_ranges(pl.col("line").list.len()).alias("line_no"))
         .explode("line", "line_no")
     )
-    norm = pl.col("line").str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+    norm = normalized_key(pl.col("line"))
     return exploded.with_columns(
         pl.when(norm.str.len_bytes() > 0).then(norm.hash(_SEED)).alias("key")
     )
