@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from corpusclean.cli import main
+from corpusclean.dedup_key import normalized_key
 
 BASE = [
     "The river rises in the hills and runs to the sea past the old mill.",
@@ -129,3 +130,11 @@ def test_run_failing_after_the_corpus_pass_resumes_to_the_same_output(
         assert _digest(out / sub) == _digest(tmp_path / "ref" / sub)
     for path, mtime in first_pass.items():
         assert path.stat().st_mtime_ns == mtime  # the finished pass was not redone
+
+
+def test_normalized_key_lowercases_collapses_whitespace_and_trims() -> None:
+    """The key exact_dedup hashes for texts and line_dedup for lines."""
+    texts = ["  Hello\t\n WORLD ", "hello world", "Héllo\u00a0 World\u3000", ""]
+    frame = pl.DataFrame({"t": texts})
+    keys = frame.select(normalized_key(pl.col("t"))).to_series().to_list()
+    assert keys == ["hello world", "hello world", "héllo world", ""]
