@@ -10,9 +10,9 @@ One corpus with planted duplicates of known Jaccard similarity is deduplicated, 
    with ``verify: false``;
 2. datasketch: ``MinHash.bulk`` (default ``sha1_hash32``) + ``MinHashLSH(threshold=0.8,
    num_perm=128)`` in a plain Python loop (subprocess, one process): the shingles are
-   corpusclean's (``corpusclean.minhash.normalize`` + ``shingles``) so both see the same sets;
-   every document is inserted, then queried; the survivor of each connected component of the
-   query results is its first document in input order;
+   corpusclean's (``corpusclean.minhash.normalize`` + ``minhash.reference.shingles``), so both
+   see the same sets; every document is inserted, then queried; the survivor of each connected
+   component of the query results is its first document in input order;
 3. datatrove: its four MinHash stages (``MinhashDedupSignature``, ``MinhashDedupBuckets``,
    ``MinhashDedupCluster``, ``MinhashDedupFilter``, default ``MinhashConfig``) with
    ``LocalPipelineExecutor(tasks=N, workers=N)`` reading the same JSONL files, in a virtual
@@ -72,7 +72,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpusclean import minhash as mh  # noqa: E402
-from corpusclean.readers import expand_inputs  # noqa: E402
+from corpusclean.io import expand_inputs  # noqa: E402
+from corpusclean.minhash import reference  # noqa: E402
 
 WEBMIX = ROOT.parent / "shared" / "data" / "webmix"
 DATATROVE_VENV = Path.home() / ".cache" / "corpusclean-bench" / "datatrove-venv"
@@ -312,7 +313,9 @@ def datasketch_peer(out: Path, files: list[Path]) -> None:
     sets: list[list[bytes]] = []
     for i in range(0, len(texts), BATCH_DOCS):
         for norm in mh.normalize(texts[i : i + BATCH_DOCS]).to_list():
-            sets.append([s.encode("utf-8") for s in mh.shingles(norm, NGRAM, normalized=True)])
+            sets.append(
+                [s.encode("utf-8") for s in reference.shingles(norm, NGRAM, normalized=True)]
+            )
     timings["shingles"] = time.perf_counter() - t
 
     t = time.perf_counter()
@@ -627,21 +630,21 @@ def time_signatures(corpus: Corpus) -> dict[str, Any]:
         ours[hash_name] = np.concatenate(parts)
 
     shingling_seconds = bulk_seconds = 0.0
-    reference = []
+    theirs = []
     for batch in batches:
         start = time.perf_counter()
         sets = [
-            [s.encode("utf-8") for s in mh.shingles(t, NGRAM, normalized=True)]
+            [s.encode("utf-8") for s in reference.shingles(t, NGRAM, normalized=True)]
             for t in mh.normalize(batch).to_list()
         ]
         shingling_seconds += time.perf_counter() - start
         start = time.perf_counter()
         minhashes = MinHash.bulk(sets, num_perm=NUM_PERM, seed=SEED)
         bulk_seconds += time.perf_counter() - start
-        reference.append(np.stack([m.hashvalues for m in minhashes]))
+        theirs.append(np.stack([m.hashvalues for m in minhashes]))
     seconds[DATASKETCH_BULK] = bulk_seconds
     seconds[DATASKETCH_FULL] = shingling_seconds + bulk_seconds
-    identical = bool(np.array_equal(np.concatenate(reference), ours["sha1"]))
+    identical = bool(np.array_equal(np.concatenate(theirs), ours["sha1"]))
     return {"seconds": seconds, "sha1_signatures_identical_to_datasketch": identical}
 
 
