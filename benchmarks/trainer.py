@@ -49,6 +49,7 @@ from torch import nn  # noqa: E402
 from transformers import GPT2Config, GPT2LMHeadModel  # noqa: E402
 from transformers.utils import logging  # noqa: E402
 
+from trainer.config import PretrainConfig  # noqa: E402
 from trainer.device import (  # noqa: E402
     autocast_for,
     dtype_name,
@@ -57,7 +58,7 @@ from trainer.device import (  # noqa: E402
     reuse_freed_memory,
 )
 from trainer.presets import ACTIVATION  # noqa: E402
-from trainer.pretrain import PretrainConfig, pretrain  # noqa: E402
+from trainer.pretrain import pretrain  # noqa: E402
 
 VOCAB, LAYERS, WIDTH, HEADS, BATCH, BLOCK = 8192, 3, 256, 4, 16, 128
 

@@ -19,9 +19,9 @@ import torch
 from transformers import GPT2LMHeadModel
 
 from trainer import cli
+from trainer.optim import lr_at
 from trainer.perplexity import plan_windows
 from trainer.presets import build_config, build_model, round_vocab
-from trainer.pretrain import lr_at
 
 VOCAB = 64
 EOS = 0

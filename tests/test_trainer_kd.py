@@ -20,14 +20,15 @@ from test_trainer import _expect_error, counting_docs, flatten, read_log, write_
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from trainer import cli
-from trainer import kd as kd_module
 from trainer.errors import TrainerError
-from trainer.kd import (
+from trainer.kd import kernels
+from trainer.kd.distiller import Distiller
+from trainer.kd.kernels import reverse_kl, soft_kl
+from trainer.kd.methods import (
     KD_LOSSES,
     AnnealingKD,
     Batch,
     DistilGPT2,
-    Distiller,
     HardTargets,
     KDOptions,
     MiniLM,
@@ -38,11 +39,9 @@ from trainer.kd import (
     Shapes,
     Vanilla,
     parse_methods,
-    reverse_kl,
-    soft_kl,
 )
+from trainer.objective import LanguageModelling
 from trainer.presets import ACTIVATION
-from trainer.pretrain import LanguageModelling
 
 # --- plain-Python reference formulas -------------------------------------------------------
 
@@ -473,7 +472,7 @@ def test_fused_kl_in_row_chunks_with_weight_and_sliced_logits(
     fold the term's weight into forward, and read a vocabulary-prefix slice of wider
     logits: value and gradient still equal autograd's, under a loss that adds the term to
     another one (upstream gradient 1, the shortcut) and under one that scales it (not)."""
-    monkeypatch.setattr(kd_module, "ROWS_PER_CHUNK", rows_per_chunk)
+    monkeypatch.setattr(kernels, "ROWS_PER_CHUNK", rows_per_chunk)
     gen = torch.Generator().manual_seed(3)
     wide = (torch.randn(2, 5, 13, generator=gen, dtype=torch.float64) * 2).requires_grad_(True)
     t = torch.randn(2, 5, 11, generator=gen, dtype=torch.float64) * 2
@@ -504,7 +503,7 @@ def test_soft_kl_carrying_the_cross_entropy_equals_the_two_apart(
     its value, the CE's value comes back detached and the KL term's gradient carries
     w_ce * CE's. The loss a distiller builds from them has the value and gradient of
     weight * KL + w_ce * F.cross_entropy, also scaled as under gradient accumulation."""
-    monkeypatch.setattr(kd_module, "ROWS_PER_CHUNK", rows_per_chunk)
+    monkeypatch.setattr(kernels, "ROWS_PER_CHUNK", rows_per_chunk)
     gen = torch.Generator().manual_seed(4)
     for w_ce in (0.5, 2.0, 0.0):
         s = (torch.randn(2, 5, 17, generator=gen, dtype=torch.float64) * 2).requires_grad_(True)
@@ -550,7 +549,7 @@ def test_distiller_fuses_the_cross_entropy_only_over_the_same_logits(
         y = torch.randint(0, shard_vocab, (2, 8))
         calls.clear()
         with monkeypatch.context() as patch:
-            patch.setattr(kd_module.F, "cross_entropy", counted)
+            patch.setattr(F, "cross_entropy", counted)
             loss, parts = distiller(student, x, y, 0)
         assert len(calls) == (0 if model_vocab == shard_vocab else 1)
         s_logits = student(input_ids=x).logits

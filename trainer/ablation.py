@@ -278,7 +278,8 @@ def run_one(
     say: Any,
 ) -> dict[str, Any]:
     """Train (or reuse) one (variant, seed) run, scoring it at every curve point."""
-    from trainer.pretrain import PretrainConfig, pretrain
+    from trainer.config import PretrainConfig
+    from trainer.pretrain import pretrain
 
     run_dir = Path(cfg.out) / "runs" / safe_name(variant) / f"seed-{seed}"
     record_path = run_dir / RECORD

@@ -227,7 +227,8 @@ _NOT_CONFIG = ("command", "handler")
 
 def _run_pretrain(args: argparse.Namespace) -> int:
     # Imported here so `trainer --help` and argument errors do not pay torch's import time.
-    from trainer.pretrain import PretrainConfig, pretrain
+    from trainer.config import PretrainConfig
+    from trainer.pretrain import pretrain
 
     _silence_hf_progress()
     fields = {k: v for k, v in vars(args).items() if k not in _NOT_CONFIG}

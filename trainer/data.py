@@ -134,6 +134,15 @@ def open_shards(shards_dir: str | Path) -> Shards:
     return Shards(root=root, manifest=manifest, train=train, val=val)
 
 
+def find_tokenizer(shards_dir: Path) -> Path | None:
+    """The shards' tokenizer.json: in the shard directory or its parent (corpusclean's
+    layout keeps it beside the shard directory); the first found wins."""
+    for candidate in (shards_dir / "tokenizer.json", shards_dir.parent / "tokenizer.json"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
 def max_token_id(data: np.ndarray, chunk: int = CHUNK_TOKENS) -> int:
     """Largest id in a (possibly multi-GB) memmap, scanned in chunks to bound memory."""
     return max(int(np.max(data[i : i + chunk])) for i in range(0, len(data), chunk))

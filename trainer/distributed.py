@@ -9,11 +9,14 @@ own slice, so N processes follow the loss curve of one process with the same --b
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,40 @@ def init_process_group(world: World, device: torch.device) -> None:
 def destroy_process_group(world: World) -> None:
     if world.size > 1 and dist.is_initialized():
         dist.destroy_process_group()
+
+
+def seed_per_rank(world: World, seed: int) -> None:
+    """Each rank its own dropout masks (the batch generator is seeded apart, alike on all)."""
+    if world.size > 1:
+        torch.manual_seed(seed + world.rank)
+
+
+def data_parallel(model: torch.nn.Module, world: World, device: torch.device) -> torch.nn.Module:
+    """``model`` wrapped in DDP, which averages gradients over the ranks; alone, itself."""
+    if world.size == 1:
+        return model
+    return DistributedDataParallel(
+        model, device_ids=[device.index] if device.type == "cuda" else None
+    )
+
+
+def rank_share(starts: np.ndarray, micro: int, micro_batch: int, world: World) -> np.ndarray:
+    """This rank's windows of micro-batch ``micro`` of a global batch (its window starts).
+
+    The global batch is cut into micro-batches, each into one slice per rank, in that order.
+    """
+    first = (micro * world.size + world.rank) * micro_batch
+    return starts[first : first + micro_batch]
+
+
+def gradient_sync(
+    model: torch.nn.Module, world: World, last_micro_batch: bool
+) -> contextlib.AbstractContextManager[object]:
+    """Where backward runs: gradients are all-reduced once per step, after the last
+    micro-batch; DDP's no_sync() keeps the others local."""
+    if world.size > 1 and not last_micro_batch:
+        return model.no_sync()  # type: ignore[operator]
+    return contextlib.nullcontext()
 
 
 def all_mean(tensor: torch.Tensor, world: World) -> torch.Tensor:

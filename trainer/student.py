@@ -22,7 +22,10 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 from transformers.activations import GELUTanh
 
+from trainer.config import PretrainConfig
+from trainer.data import Shards, check_length, check_token_ids
 from trainer.errors import TrainerError
+from trainer.presets import build_config, build_model
 
 DISTIL_LAYERS = (0, 2, 4, 7, 9, 11)
 
@@ -121,3 +124,52 @@ def fuse_gelu(model: GPT2LMHeadModel) -> int:
     for block in model.transformer.h:
         block.mlp.act = GELUTanh()
     return len(model.transformer.h)
+
+
+def build_student(
+    cfg: PretrainConfig, shards: Shards
+) -> tuple[GPT2LMHeadModel, list[int] | None, str]:
+    """The model to train, the blocks it kept (truncation) and a one-line description.
+
+    --init scratch builds --model (a preset or CONFIG.json) with the shards' vocabulary;
+    --init HF_DIR continues from the checkpoint, truncated to --keep-layers when given.
+    The caller seeds torch first, so a scratch initialisation is reproducible. The model is
+    checked to fit the shards: --block-size within its positions, a whole window in each
+    split, every token id within its vocabulary.
+    """
+    model, keep, description = _model_from_options(cfg, shards)
+    config = model.config
+    if cfg.block_size > config.n_positions:
+        raise TrainerError(
+            f"--block-size {cfg.block_size} exceeds the model's n_positions "
+            f"{config.n_positions} ({description})"
+        )
+    check_length(shards, cfg.block_size)
+    check_token_ids(shards, config.vocab_size)
+    return model, keep, description
+
+
+def _model_from_options(
+    cfg: PretrainConfig, shards: Shards
+) -> tuple[GPT2LMHeadModel, list[int] | None, str]:
+    manifest = shards.manifest
+    if cfg.init == "scratch":
+        if cfg.keep_layers is not None:
+            raise TrainerError("--keep-layers needs --init HF_DIR (the checkpoint to truncate)")
+        name = cfg.model or "tiny"
+        model = build_model(build_config(name, manifest.vocab_size, manifest.eos_id))
+        return model, None, f"model {name}"
+    if cfg.model is not None:
+        raise TrainerError(f"--model applies to --init scratch; --init {cfg.init} sets the shape")
+    source = load_gpt2(cfg.init, "--init")
+    vocab = source.config.vocab_size
+    if manifest.vocab_size > vocab:
+        raise TrainerError(
+            f"{cfg.shards}: the shards' vocabulary (manifest vocab_size {manifest.vocab_size}) "
+            f"exceeds --init {cfg.init}'s vocab {vocab}"
+        )
+    if cfg.keep_layers is None:
+        return source, None, f"--init {cfg.init}"
+    keep = parse_keep_layers(cfg.keep_layers, source.config.n_layer, f"--init {cfg.init}")
+    description = f"--init {cfg.init} truncated to blocks {','.join(map(str, keep))}"
+    return truncate(source, keep), keep, description
