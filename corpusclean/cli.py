@@ -59,7 +59,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _check_tokenizer(rules: Any) -> None:
     """Fail before any work when the rules name a tokenizer that cannot be loaded."""
     from corpusclean.rules import RulesError
-    from corpusclean.tokenization import TokenizerError, eos_id, load_tokenizer
+    from corpusclean.tokenizer import TokenizerError, eos_id, load_tokenizer
 
     spec = rules.tokenize
     if spec is None or not isinstance(spec.tokenizer, str):
@@ -126,14 +126,14 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def input_paths(rules_path: str, rules: Any, inputs: list[str] | None) -> tuple[list[Path], bool]:
     """The files to read: --input, else the rules' input.paths (relative to the rules file),
     else the embedded sample. The flag says whether it is the sample."""
-    from corpusclean import readers
+    from corpusclean.io import expand_inputs
 
     patterns = inputs or rules.input.paths
     if not patterns:
         return [sample_path()], True
     base = Path(rules_path).parent
     resolved = [p if inputs or Path(p).is_absolute() else str(base / p) for p in patterns]
-    return readers.expand_inputs(resolved), False
+    return expand_inputs(resolved), False
 
 
 def run_rules(
@@ -292,6 +292,18 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``--input`` in every command: one or more paths after one flag, and the flag may be repeated
+#: (``--input a.jsonl b.jsonl --input c.jsonl`` reads all three, in that order, as a shell glob
+#: expands them); each path is a file, a folder or a quoted glob.
+INPUT_OPTION: dict[str, Any] = {
+    "action": "extend",
+    "nargs": "+",
+    "metavar": "PATH",
+    "help": "input files, folders or globs: several after one flag, and the flag repeatable "
+    "(default: the rules' input.paths, else the embedded sample)",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corpusclean", description="Clean LLM pre-training corpora with YAML rules."
@@ -301,7 +313,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="clean a corpus with a rules file")
     run.add_argument("rules")
-    run.add_argument("--input", action="append", help="file, folder or glob (repeatable)")
+    run.add_argument("--input", **INPUT_OPTION)
     run.add_argument("--output", help="output folder (default: the rules' output)")
     run.add_argument("--workers", type=int, default=0, help="worker processes (0 = all cores)")
     run.add_argument("--executor", choices=["local"], default="local")
@@ -355,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
         "write ablation.json, ablation.md and ablation.html to --out with verdicts per step.",
     )
     ablate.add_argument("rules")
-    ablate.add_argument("--input", nargs="+", help="input files or globs (default: the rules')")
+    ablate.add_argument("--input", **INPUT_OPTION)
     ablate.add_argument("--leave-one-out", action="store_true", help="also -STEP variants")
     ablate.add_argument("--workers", type=int, default=0, help="cleaning workers (0: all cores)")
     add_ablation_options(ablate)
@@ -392,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     from corpusclean.engine import OutputDirError
-    from corpusclean.readers import InputError
+    from corpusclean.io import InputError
     from corpusclean.rules import RulesError
     from trainer.errors import TrainerError
 
