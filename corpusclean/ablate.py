@@ -1,6 +1,6 @@
 """``corpusclean ablate``: build the data variants of a rules file, then train and compare them.
 
-The variants (CONTRACT.md): ``raw`` is the input with no step applied, ``clean`` applies every
+The variants (docs/contract.md): ``raw`` is the input with no step applied, ``clean`` applies every
 step, and with ``--leave-one-out`` ``-STEP`` applies every step but one. Each is a normal
 ``corpusclean run`` into ``OUT/variants/NAME/`` (documents, rejected, stats, report, tokens), so
 every variant can be inspected like any other run.

@@ -1,4 +1,4 @@
-"""``corpusclean`` command line (CONTRACT.md): run, validate, steps, sample, report, demo.
+"""``corpusclean`` command line (docs/contract.md): run, validate, steps, sample, report, demo.
 
 Exit codes: 0 success; 2 invalid usage or rules (one message naming file, step and key, and
 nothing written); 1 failure during a run (the message says what and where).

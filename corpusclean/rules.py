@@ -3,7 +3,7 @@
 Every problem is reported as one :class:`RulesError` whose message names the file, the step
 (index and name) and the key, e.g. ``rules/x.yaml: steps[2] (language): key 'min_score':
 Input should be less than or equal to 1 (got 1.5)``. The CLI turns it into exit code 2 before
-anything is written. The schema is in ``../shared/CONTRACT.md``.
+anything is written. The schema is in ``docs/contract.md``.
 """
 
 from __future__ import annotations

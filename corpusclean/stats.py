@@ -1,6 +1,6 @@
 """Run statistics: per-batch outcomes merged into ``stats.json``, and the conservation check.
 
-The invariant every run checks before it reports success (CONTRACT.md):
+The invariant every run checks before it reports success (docs/contract.md):
 ``input_docs == kept_docs + sum(rejected) + error_records``.
 """
 
