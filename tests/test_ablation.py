@@ -9,11 +9,13 @@ import shutil
 from pathlib import Path
 
 import pytest
+from transformers import GPT2LMHeadModel
 
 from corpusclean.cli import main as corpusclean_main
 from corpusclean.sample import write_eval_text, write_sample
-from trainer.ablation import Comparison, compare, curve_steps, extrapolate_budget
+from trainer.ablation import curve_steps, weights_sha256
 from trainer.ablation_report import coloured_pixels, find_browser
+from trainer.ablation_stats import compare, extrapolate_budget
 from trainer.cli import main as trainer_main
 
 RULES_TEXT = """\
@@ -93,25 +95,32 @@ def test_variants_share_tokenizer_init_and_budget(ablation: dict[str, Path]) -> 
     out = ablation["out"]
     records = _records(out)
     assert len(records) == 2 * 2
+    runs = [json.loads((Path(r["log"]).parent / "run.json").read_text()) for r in records]
+    for r, run in zip(records, runs, strict=True):
+        # Each run really trained from its seed's init, on its own variant's shards...
+        assert (run["config"]["init"], run["config"]["seed"]) == (r["init"], r["seed"])
+        assert run["config"]["shards"] == r["shards"]
+        # ...whose weights are the ones the record's hash names (recomputed from the files).
+        weights = GPT2LMHeadModel.from_pretrained(r["init"]).state_dict()
+        assert weights_sha256(weights) == r["init_sha256"]
     for seed in (1, 2):
-        mine = [r for r in records if r["seed"] == seed]
-        assert len({r["init_sha256"] for r in mine}) == 1
-        assert len({r["init"] for r in mine}) == 1
+        mine = [(r, run) for r, run in zip(records, runs, strict=True) if r["seed"] == seed]
+        assert len({run["config"]["init"] for _, run in mine}) == 1  # one init per seed
+        assert len({r["shards"] for r, _ in mine}) == 2  # on each variant's own data
         # The same initial weights score the same on the same eval tokens, whatever the data.
-        assert len({round(r["points"][0]["eval_ppl"], 6) for r in mine}) == 1
+        assert len({round(r["points"][0]["eval_ppl"], 6) for r, _ in mine}) == 1
     assert len({r["init_sha256"] for r in records}) == 2  # seeds differ
-    assert len({(r["tokens"], r["steps"], r["batch_size"], r["block_size"], r["lr"])
-                for r in records}) == 1  # fmt: skip
-    assert len({tuple(p["tokens"] for p in r["points"]) for r in records}) == 1
+    # One budget, as the training runs themselves planned and logged it.
+    budgets = {
+        (run["plan"]["steps"], run["summary"]["tokens"], run["config"]["lr"],
+         json.loads(Path(r["log"]).read_text().splitlines()[-1])["tokens"])
+        for r, run in zip(records, runs, strict=True)
+    }  # fmt: skip
+    assert len(budgets) == 1
     tokenizers = {(p.parent / "tokenizer.json").read_bytes() for p in out.glob("variants/*/tokens")}
     assert len(tokenizers) == 1
     manifests = [json.loads(p.read_text()) for p in out.glob("variants/*/tokens/manifest.json")]
     assert len({m["vocab_size"] for m in manifests}) == 1
-    for r in records:  # each run really trained from its init on its own variant's shards
-        run = json.loads((Path(r["log"]).parent / "run.json").read_text())
-        assert run["config"]["init"] == r["init"]
-        assert run["config"]["shards"] == r["shards"]
-        assert run["config"]["seed"] == r["seed"]
 
 
 def test_repeated_ablation_reuses_finished_runs(ablation: dict[str, Path], capsys) -> None:
@@ -202,18 +211,18 @@ def _runs(finals: dict[str, list[float]], curves: dict[str, list[float]] | None 
 
 
 def test_helps_only_when_every_seed_agrees_beyond_the_spread() -> None:
-    c = Comparison("step", without="a", with_="b")
-    helps = compare(c, _runs({"a": [100.0, 104.0], "b": [80.0, 83.0]}), (1, 2))
+    c = ("step", "a", "b")  # label, without, with
+    helps = compare(*c, _runs({"a": [100.0, 104.0], "b": [80.0, 83.0]}), (1, 2))
     assert helps["verdict"] == "helps" and helps["mean_ppl_change"] < 0
-    hurts = compare(c, _runs({"a": [80.0, 83.0], "b": [100.0, 104.0]}), (1, 2))
+    hurts = compare(*c, _runs({"a": [80.0, 83.0], "b": [100.0, 104.0]}), (1, 2))
     assert hurts["verdict"] == "hurts"
     # Same direction but inside the seed range (a spans 100..120): too close to call.
-    close = compare(c, _runs({"a": [100.0, 120.0], "b": [95.0, 112.0]}), (1, 2))
+    close = compare(*c, _runs({"a": [100.0, 120.0], "b": [95.0, 112.0]}), (1, 2))
     assert close["verdict"] == "too close to call"
     assert "within the seed spread" in close["explanation"]
-    split = compare(c, _runs({"a": [100.0, 100.0], "b": [90.0, 110.0]}), (1, 2))
+    split = compare(*c, _runs({"a": [100.0, 100.0], "b": [90.0, 110.0]}), (1, 2))
     assert split["verdict"] == "too close to call" and "disagree" in split["explanation"]
-    one = compare(c, _runs({"a": [100.0], "b": [50.0]}), (1,))
+    one = compare(*c, _runs({"a": [100.0], "b": [50.0]}), (1,))
     assert one["verdict"] == "untested"
 
 

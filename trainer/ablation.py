@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainer.data import open_shards
+from trainer.ablation_stats import compare, mean_and_std
+from trainer.data import find_tokenizer, open_shards
 from trainer.device import resolve_device
 from trainer.errors import TrainerError
 from trainer.perplexity import sliding_perplexity
@@ -105,14 +106,6 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
         while block := handle.read(chunk):
             digest.update(block)
     return digest.hexdigest()
-
-
-def find_tokenizer(shards_dir: Path) -> Path | None:
-    """The shards' tokenizer.json: in the shard directory or its parent (corpusclean's layout)."""
-    for candidate in (shards_dir / "tokenizer.json", shards_dir.parent / "tokenizer.json"):
-        if candidate.is_file():
-            return candidate
-    return None
 
 
 def check_variants(cfg: AblationConfig) -> dict[str, Any]:
@@ -434,114 +427,7 @@ def run_key(
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-# -- statistics ---------------------------------------------------------------------------------
-
-
-def compare(
-    comparison: Comparison, runs: dict[str, dict[int, dict[str, Any]]], seeds: tuple[int, ...]
-) -> dict[str, Any]:
-    """Paired per-seed differences of eval log-perplexity and a verdict in plain words.
-
-    The difference for seed k is ``ln ppl(with, k) - ln ppl(without, k)`` (nats per token;
-    negative: ``with`` is better), i.e. a ratio of perplexities. Seed noise is the larger of
-    the two variants' ranges of ln ppl over seeds. A verdict of "helps" or "hurts" needs every
-    seed to agree on the sign and the mean difference to exceed that noise; anything less is
-    "too close to call", with the budget at which a straight-line fit of the mean difference
-    against ln(tokens) along the learning curves would reach the noise (if it trends that way).
-    """
-    a, b = comparison.without, comparison.with_
-    final_a = [runs[a][s]["points"][-1]["eval_ppl"] for s in seeds]
-    final_b = [runs[b][s]["points"][-1]["eval_ppl"] for s in seeds]
-    diffs = [math.log(pb) - math.log(pa) for pa, pb in zip(final_a, final_b, strict=True)]
-    mean = sum(diffs) / len(diffs)
-    noise = max(
-        max(map(math.log, final_a)) - min(map(math.log, final_a)),
-        max(map(math.log, final_b)) - min(map(math.log, final_b)),
-    )
-    result: dict[str, Any] = {
-        "label": comparison.label,
-        "without": a,
-        "with": b,
-        "per_seed_log_ppl_diff": diffs,
-        "per_seed_ppl_change": [math.exp(d) - 1 for d in diffs],
-        "mean_log_ppl_diff": mean,
-        "min_log_ppl_diff": min(diffs),
-        "max_log_ppl_diff": max(diffs),
-        "mean_ppl_change": math.exp(mean) - 1,
-        "seed_noise_log_ppl": noise,
-    }
-    # Mean paired difference along the learning curve (steps every run shares).
-    steps = [p["step"] for p in runs[a][seeds[0]]["points"] if p["step"] > 0]
-    curve = []
-    for i, step in enumerate(steps, start=1):
-        d = [
-            math.log(runs[b][s]["points"][i]["eval_ppl"])
-            - math.log(runs[a][s]["points"][i]["eval_ppl"])
-            for s in seeds
-        ]
-        curve.append(
-            {
-                "step": step,
-                "tokens": runs[a][seeds[0]]["points"][i]["tokens"],
-                "mean_log_ppl_diff": sum(d) / len(d),
-            }
-        )
-    result["curve"] = curve
-    same_sign = all(d < 0 for d in diffs) or all(d > 0 for d in diffs)
-    if len(seeds) < 2:
-        result["verdict"] = "untested"
-        result["explanation"] = (
-            "one seed gives no estimate of seed noise; run with --seeds 2 or more"
-        )
-    elif same_sign and abs(mean) > noise:
-        result["verdict"] = "helps" if mean < 0 else "hurts"
-        result["explanation"] = (
-            f"every seed agrees and the mean change ({100 * (math.exp(mean) - 1):+.1f}% eval "
-            f"perplexity) exceeds the seed spread ({100 * (math.exp(noise) - 1):.1f}%)"
-        )
-    else:
-        result["verdict"] = "too close to call"
-        needed = extrapolate_budget(curve, noise)
-        result["tokens_needed"] = needed
-        tail = (
-            f"; a straight-line trend in ln(tokens) reaches it near {needed:,.0f} tokens"
-            if needed
-            else "; the learning curves show no trend toward a larger difference"
-        )
-        result["explanation"] = (
-            f"the mean change ({100 * (math.exp(mean) - 1):+.1f}% eval perplexity) is within "
-            f"the seed spread ({100 * (math.exp(noise) - 1):.1f}%)"
-            + ("" if same_sign else " and the seeds disagree on its sign")
-            + " at this budget"
-            + tail
-        )
-    return result
-
-
-def extrapolate_budget(curve: list[dict[str, Any]], noise: float) -> float | None:
-    """Tokens at which a least-squares line d = a + b ln(t) through the curve reaches ±noise.
-
-    None when there are fewer than two points, the trend is flat or it heads toward zero
-    (then more tokens would not separate the variants by this simple model).
-    """
-    points = [(math.log(p["tokens"]), p["mean_log_ppl_diff"]) for p in curve if p["tokens"] > 0]
-    if len(points) < 2 or noise <= 0:
-        return None
-    xs, ys = zip(*points, strict=True)
-    mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-    sxx = sum((x - mx) ** 2 for x in xs)
-    if sxx == 0:
-        return None
-    slope = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sxx
-    intercept = my - slope * mx
-    last_x, last_y = xs[-1], intercept + slope * xs[-1]
-    if slope == 0 or (last_y != 0 and (slope > 0) != (last_y > 0)):
-        return None
-    target = noise if slope > 0 else -noise
-    x = (target - intercept) / slope
-    if x <= last_x or x > last_x + math.log(1e4):  # beyond 10,000x the budget says nothing
-        return None
-    return math.exp(x)
+# -- the document ----------------------------------------------------------------------------
 
 
 def summarise(
@@ -550,14 +436,13 @@ def summarise(
     runs: dict[str, dict[int, dict[str, Any]]],
     inits: dict[int, tuple[str, str]],
 ) -> dict[str, Any]:
-    """The ablation.json document (CONTRACT.md fields first, then the details)."""
+    """The ablation.json document (docs/contract.md's fields first, then the details)."""
     seeds = tuple(cfg.seeds)
     variants: dict[str, Any] = {}
     for name in cfg.variants:
         finals = [runs[name][s]["points"][-1] for s in seeds]
         ppl = [p["eval_ppl"] for p in finals]
-        mean = sum(ppl) / len(ppl)
-        std = math.sqrt(sum((x - mean) ** 2 for x in ppl) / (len(ppl) - 1)) if len(ppl) > 1 else 0.0
+        mean, std = mean_and_std(ppl)
         manifest = data["variants"][name]["manifest"]
         docs = (cfg.docs or {}).get(name, manifest["train_docs"] + manifest["val_docs"])
         variants[name] = {
@@ -602,7 +487,7 @@ def summarise(
         "more_evals": extra_eval_names(cfg),
         "seeds": list(seeds),
         "variants": variants,
-        "comparisons": [compare(c, runs, seeds) for c in comparisons],
+        "comparisons": [compare(c.label, c.without, c.with_, runs, seeds) for c in comparisons],
         "settings": {
             "model": cfg.model or ("tiny" if cfg.init == "scratch" else None),
             "init": cfg.init,

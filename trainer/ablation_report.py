@@ -17,6 +17,8 @@ from typing import Any
 # Figure without pyplot renders with Agg and never touches a display (see trainer/plot.py).
 from matplotlib.figure import Figure
 
+from trainer.plot import LossStyle, plot_losses
+
 VERDICT_WORDS = {
     "helps": "helps",
     "hurts": "hurts",
@@ -109,43 +111,29 @@ def _train_log(run_dir: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def plot_losses(result: dict[str, Any], path: Path) -> Path:
+# Every variant's first-seed run in one figure, against tokens; the untrained step 0 left out.
+VARIANT_LOSSES = LossStyle(
+    x="tokens",
+    xlabel="training tokens",
+    from_step_zero=False,
+    figsize=(8, 4.8),
+    train_label="{name} train",
+    val_label="{name} own val",
+    train_line={"linewidth": 1, "alpha": 0.8},
+    val_line={"linewidth": 1.5, "linestyle": ":", "marker": "s", "markersize": 3},
+    legend={"fontsize": 7, "ncol": 2},
+)
+
+
+def plot_variant_losses(result: dict[str, Any], path: Path) -> Path:
     """Training loss (and each variant's own validation loss) against tokens, first seed."""
     names = list(result["variants"])
-    colors = _colors(names)
-    fig = Figure(figsize=(8, 4.8), dpi=100)
-    ax = fig.add_subplot()
-    for name in names:
-        runs = result["variants"][name]["runs"]
-        log = _train_log(next(iter(runs.values()))["dir"])
-        train = [(r["tokens"], r["loss"]) for r in log if r.get("tokens")]
-        val = [(r["tokens"], r["val_loss"]) for r in log if r.get("tokens") and "val_loss" in r]
-        if train:
-            ax.plot(
-                *zip(*train, strict=True),
-                color=colors[name],
-                linewidth=1,
-                alpha=0.8,
-                label=f"{name} train",
-            )
-        if val:
-            ax.plot(
-                *zip(*val, strict=True),
-                color=colors[name],
-                linewidth=1.5,
-                linestyle=":",
-                marker="s",
-                markersize=3,
-                label=f"{name} own val",
-            )
-    ax.set_xlabel("training tokens")
-    ax.set_ylabel("cross-entropy (nats/token)")
-    ax.set_title("Training loss per variant (first seed); each on its own data")
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
-    fig.tight_layout()
-    fig.savefig(path)
-    return path
+    logs = {
+        name: _train_log(next(iter(result["variants"][name]["runs"].values()))["dir"])
+        for name in names
+    }
+    title = "Training loss per variant (first seed); each on its own data"
+    return plot_losses(logs, path, title, VARIANT_LOSSES, _colors(names))
 
 
 def _fmt_ppl(x: float | None) -> str:
@@ -266,7 +254,7 @@ def write_ablation_report(out: Path, result: dict[str, Any]) -> Path:
     images = {
         "curves": plot_curves(result, out / "ablation_curves.png"),
         "bars": plot_bars(result, out / "ablation_ppl.png"),
-        "losses": plot_losses(result, out / "ablation_loss.png"),
+        "losses": plot_variant_losses(result, out / "ablation_loss.png"),
     }
     t = tables(result)
     title = result.get("title") or "Ablation: which data trains the better model"

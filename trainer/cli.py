@@ -291,7 +291,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def add_ablation_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``trainer ablate`` and ``corpusclean ablate`` (CONTRACT.md)."""
+    """Options shared by ``trainer ablate`` and ``corpusclean ablate`` (docs/contract.md)."""
     p.add_argument(
         "--eval",
         required=True,

@@ -1,8 +1,13 @@
-"""The loss curve: train and validation loss against step, written as a PNG."""
+"""Loss curves: train and validation loss from log records (log.jsonl), written as a PNG.
+
+One function draws them for a run's own ``loss.png`` and for an ablation report's comparison
+of its variants (trainer/ablation_report.py); a ``LossStyle`` says how each looks.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -11,22 +16,52 @@ from typing import Any
 from matplotlib.figure import Figure
 
 
-def plot_losses(records: Sequence[dict[str, Any]], path: str | Path, title: str = "") -> Path:
-    """Plot ``loss`` and ``val_loss`` from log records (as in log.jsonl) into ``path``."""
-    train = [(r["step"], r["loss"]) for r in records if r.get("loss") is not None]
-    val = [(r["step"], r["val_loss"]) for r in records if r.get("val_loss") is not None]
-    fig = Figure(figsize=(7, 4.5), dpi=100)
+@dataclass(frozen=True)
+class LossStyle:
+    """How a loss plot looks; the defaults are a run's own loss.png."""
+
+    x: str = "step"  # the record field on the x axis
+    xlabel: str = "step"
+    from_step_zero: bool = True  # draw the untrained model's record too
+    figsize: tuple[float, float] = (7, 4.5)
+    train_label: str = "train loss"  # "{name}" is replaced by the run's name
+    val_label: str = "val loss"
+    train_line: Mapping[str, Any] = field(default_factory=lambda: {"linewidth": 1, "alpha": 0.8})
+    val_line: Mapping[str, Any] = field(default_factory=lambda: {"marker": "o", "linewidth": 1.5})
+    legend: Mapping[str, Any] = field(default_factory=dict)
+
+
+def plot_losses(
+    runs: Mapping[str, Sequence[dict[str, Any]]],
+    path: str | Path,
+    title: str = "",
+    style: LossStyle = LossStyle(),  # noqa: B008 - frozen, never mutated
+    colors: Mapping[str, str] | None = None,
+) -> Path:
+    """Plot each run's ``loss`` and ``val_loss`` (log records by run name) into ``path``.
+
+    Without ``colors`` the lines take matplotlib's colour cycle in turn; with them, both
+    lines of a run share its colour.
+    """
+    fig = Figure(figsize=style.figsize, dpi=100)
     ax = fig.add_subplot()
-    if train:
-        ax.plot(*zip(*train, strict=True), label="train loss", linewidth=1, alpha=0.8)
-    if val:
-        ax.plot(*zip(*val, strict=True), label="val loss", marker="o", linewidth=1.5)
-    ax.set_xlabel("step")
+    for name, records in runs.items():
+        shown = [r for r in records if style.from_step_zero or r["step"] > 0]
+        train = [(r[style.x], r["loss"]) for r in shown]
+        val = [(r[style.x], r["val_loss"]) for r in shown if "val_loss" in r]
+        color = (colors or {}).get(name)
+        if train:
+            label = style.train_label.format(name=name)
+            ax.plot(*zip(*train, strict=True), color=color, label=label, **style.train_line)
+        if val:
+            label = style.val_label.format(name=name)
+            ax.plot(*zip(*val, strict=True), color=color, label=label, **style.val_line)
+    ax.set_xlabel(style.xlabel)
     ax.set_ylabel("cross-entropy (nats/token)")
     if title:
         ax.set_title(title)
     ax.grid(True, alpha=0.3)
-    ax.legend()
+    ax.legend(**style.legend)
     fig.tight_layout()
     out = Path(path)
     fig.savefig(out)

@@ -128,7 +128,7 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
 
     n_eval = cfg.eval_batches * cfg.batch_size
     val_starts = fixed_starts(shards.val, n_eval, cfg.block_size)
-    teacher_flops = flops_per_token(distiller.teacher, training=False) if distiller else 0.0
+    teacher_flops = flops_per_token(distiller.teacher, training=False) if distiller else 0
     flops = flops_per_token(model) + teacher_flops  # per token and step, for the MFU
     peak = cfg.peak_flops or peak_flops(device, dtype)
     if world.is_main and not cfg.quiet:
@@ -176,7 +176,7 @@ def pretrain(cfg: PretrainConfig) -> dict[str, Any]:
     if world.is_main:
         model.save_pretrained(out)
         summary["tokenizer"] = copy_tokenizer(shards.root, out)
-        plot_losses(log.records, out / "loss.png", title=f"{description} on {shards.root.name}")
+        plot_losses({"": log.records}, out / "loss.png", f"{description} on {shards.root.name}")
         write_run_json(out, cfg, plan, shards, description, keep, distiller, summary)
         print_outcome(summary, out)
     return summary
