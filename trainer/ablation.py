@@ -23,6 +23,7 @@ What "equal terms" means here, and how it is enforced
 The trainer knows nothing of cleaning: a variant is a name and a shard directory. Comparisons
 are pairs ``(without, with)`` given by the caller (``corpusclean ablate`` asks "does step S
 help?" as ``-S`` versus ``clean``); ``trainer ablate`` compares every variant with the first.
+This module runs the ablation; its statistics and verdict rule are trainer/ablation_stats.py's.
 
 Each run is trained in chunks with ``pretrain(..., stop_after=k)`` / ``resume``, which reproduce
 an uninterrupted run exactly, and scored after each chunk on the evaluation text and on a shared
