@@ -24,9 +24,9 @@ from corpusclean.sample import (
     SampleNote,
     generate_annotated,
     generate_sample,
-    main,
     write_sample,
 )
+from corpusclean.sample.__main__ import main
 
 DOCS = 2000
 STOP_WORDS = {"the", "be", "to", "of", "and", "that", "have", "with"}
@@ -276,9 +276,9 @@ def test_non_english_is_detected_as_its_language(
 
 
 def test_hand_written_sentences(lid: fasttext.FastText._FastText) -> None:
-    from corpusclean.sample import _sentences
+    from corpusclean.sample.sources import hand_written_sentences
 
-    data = _sentences()
+    data = hand_written_sentences()
     assert REQUIRED_LANGUAGES <= set(data["languages"]) == set(LANGUAGES)
     for lang, sentences in data["languages"].items():
         assert 15 <= len(sentences) <= 30 and len(set(sentences)) == len(sentences)
@@ -317,7 +317,8 @@ def test_junk_pages_look_like_junk(by_truth: dict) -> None:
 
 
 def test_evaluation_texts_are_held_out() -> None:
-    from corpusclean.sample import _Generator, eval_articles, eval_prose
+    from corpusclean.sample import eval_articles, eval_prose
+    from corpusclean.sample.eval_text import eval_article_writer
 
     corpus = "\n".join(r["text"] for r in generate_sample(600, seed=0))
     prose = [p for p in eval_prose().split("\n\n") if len(p) > 80]
@@ -325,8 +326,8 @@ def test_evaluation_texts_are_held_out() -> None:
     assert not any(p[:80] in corpus for p in prose)  # never trained on, not even a sentence
     articles = eval_articles(docs=20).split("\n\n")  # paragraphs (articles' lines)
     assert len(" ".join(articles).split()) > 3000
-    gen = _Generator("eval/0")  # the articles one by one, as eval_articles draws them
-    assert not any(gen.clean_record()[0] in corpus for _ in range(20))
+    writer = eval_article_writer(0)  # the articles one by one, as eval_articles draws them
+    assert not any(writer.clean_record()[0] in corpus for _ in range(20))
     # Unseen documents, but of the same pool of prose: some whole lines recur (documented).
     body = [line for line in articles if len(line.split()) >= 18]
     assert 0 < sum(line in corpus for line in body) < 0.5 * len(body)
