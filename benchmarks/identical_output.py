@@ -12,9 +12,10 @@ its own ``XDG_CACHE_HOME`` (so each side generates the embedded sample with its 
 
 1. ``corpusclean run rules/openwebtext.yaml`` on the embedded sample;
 2. the same on ../shared/data's webmix (skipped with a note when absent);
-3. ``corpusclean ablate rules/openwebtext.yaml`` on the embedded sample at a tiny budget: the
-   demo's variants (``raw`` and ``clean``, tokenized with one tokenizer) and, with
-   ``--leave-one-out``, every ``-STEP`` variant.
+3. ``corpusclean ablate rules/openwebtext.yaml`` at a tiny budget on the embedded sample as
+   the reference's ``corpusclean sample --docs 3000 --seed 0`` writes it (one file for both
+   sides, passed with ``--input``): the demo's variants (``raw`` and ``clean``, tokenized
+   with one tokenizer) and, with ``--leave-one-out``, every ``-STEP`` variant.
 
 For each it compares the sha256 of every file under ``documents/``, ``rejected/``,
 ``errors/``, ``tokens/`` and of ``tokenizer.json`` (and the embedded sample file itself), and
@@ -124,7 +125,16 @@ def compare_samples(reference: Path, current: Path) -> bool:
 
 def jobs(webmix: Path | None, leave_one_out: bool) -> list[tuple[str, list[str], list[str]]]:
     """(name, arguments with OUT as the output folder, output folders compared under OUT)."""
-    ablate = ["ablate", "rules/openwebtext.yaml", "--out", "OUT", "--eval", "EVAL"]
+    ablate = [
+        "ablate",
+        "rules/openwebtext.yaml",
+        "--out",
+        "OUT",
+        "--eval",
+        "EVAL",
+        "--input",
+        "INPUT",
+    ]
     ablate += ["--tokens", "8192", "--seeds", "1", "--curve-points", "1", "--eval-tokens", "2048"]
     ablate += ["--workers", "2", "--quiet"]
     variants = ["variants/raw", "variants/clean"]
@@ -166,12 +176,13 @@ def run_side(tree: Path, work: Path, job: tuple[str, list[str], list[str]], fres
     shutil.rmtree(running, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     running.parent.mkdir(parents=True, exist_ok=True)
-    args = [str(running) if a == "OUT" else str(eval_text) if a == "EVAL" else a for a in args]
+    given = {"OUT": str(running), "EVAL": str(eval_text), "INPUT": str(root / "input.jsonl.gz")}
+    args = [given.get(a, a) for a in args]
     corpusclean(tree, cache, args, work / f"{name}.log")
     shutil.move(running, out)
     for sample in cache.glob("corpusclean/sample-*.jsonl.gz"):
-        (work / "samples").mkdir(exist_ok=True)
-        shutil.copyfile(sample, work / "samples" / sample.name)
+        (work / "samples" / name).mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(sample, work / "samples" / name / sample.name)
     done.touch()
     return out
 
@@ -188,6 +199,19 @@ def main() -> int:
     tree = reference_tree(args.reference, root)
     if args.webmix is None:
         print(f"webmix: skipped ({WEBMIX} is absent; pass --webmix DIR)")
+    shared_input = root / "input.jsonl.gz"
+    if not shared_input.exists():
+        # The ablation job's input: the embedded sample as the reference's `corpusclean
+        # sample` writes it, one file for both sides (the reference's `ablate` mined the
+        # sample's prose after importing torch, which changed it; see corpusclean.sample.sources).
+        work = root / "input"
+        work.mkdir(parents=True, exist_ok=True)
+        corpusclean(
+            tree,
+            root / "cache",
+            ["sample", "--docs", "3000", "--seed", "0", "--output", str(shared_input)],
+            work / "sample.log",
+        )
     ok = True
     for job in jobs(args.webmix, args.leave_one_out):
         if args.only and job[0] not in args.only:
@@ -195,7 +219,9 @@ def main() -> int:
         reference = run_side(tree, root / f"out-{tree.name}", job, args.fresh)
         current = run_side(ROOT, root / "out-current", job, fresh=True)
         if job[0] == "sample":
-            ok &= compare_samples(reference.parent / "samples", current.parent / "samples")
+            ok &= compare_samples(
+                reference.parent / "samples" / "sample", current.parent / "samples" / "sample"
+            )
         for pattern in job[2]:
             found = [reference] if pattern == "." else sorted(reference.glob(pattern))
             for folder in found:

@@ -20,9 +20,10 @@ FMIX64 = (33, 0xFF51AFD7ED558CCD, 33, 0xC4CEB9FE1A85EC53, 33)
 FMIX32 = (16, 0x85EBCA6B, 13, 0xC2B2AE35, 16)
 
 
-def fmix64(h: np.ndarray) -> np.ndarray:
-    """MurmurHash3 ``fmix64`` on a uint64 array (returns a new array)."""
-    s1, m1, s2, m2, s3 = (np.uint64(c) for c in FMIX64)
+def _finalise(
+    h: np.ndarray, constants: tuple[int, ...], dtype: type[np.unsignedinteger]
+) -> np.ndarray:
+    s1, m1, s2, m2, s3 = (dtype(c) for c in constants)
     with np.errstate(over="ignore"):
         h = h ^ (h >> s1)
         h *= m1
@@ -30,18 +31,16 @@ def fmix64(h: np.ndarray) -> np.ndarray:
         h *= m2
         h ^= h >> s3
     return h
+
+
+def fmix64(h: np.ndarray) -> np.ndarray:
+    """MurmurHash3 ``fmix64`` on a uint64 array (returns a new array)."""
+    return _finalise(h, FMIX64, np.uint64)
 
 
 def fmix32(h: np.ndarray) -> np.ndarray:
     """MurmurHash3 ``fmix32`` on a uint32 array (returns a new array)."""
-    s1, m1, s2, m2, s3 = (np.uint32(c) for c in FMIX32)
-    with np.errstate(over="ignore"):
-        h = h ^ (h >> s1)
-        h *= m1
-        h ^= h >> s2
-        h *= m2
-        h ^= h >> s3
-    return h
+    return _finalise(h, FMIX32, np.uint32)
 
 
 def fmix64_scalar(h: int) -> int:

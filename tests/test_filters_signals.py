@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import polars as pl
 import pytest
 
 from corpusclean.cli import main
 from corpusclean.steps import STEPS
-from corpusclean.tokenizer import TrainTokenizer, train_bpe
 
 SIGNAL_STEPS = sorted(
     name for name, step in STEPS.items() if "keep_signals" in step.Options.model_fields
@@ -26,11 +26,9 @@ TEXT = (
 
 
 @pytest.fixture(scope="module")
-def needs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+def needs(small_tokenizer: Path) -> dict[str, dict[str, object]]:
     """Options a step cannot run without outside the engine (whose ``bind`` fills them in)."""
-    tokenizer = tmp_path_factory.mktemp("tok") / "tokenizer.json"
-    train_bpe([TEXT] * 4, TrainTokenizer(vocab_size=300)).save(str(tokenizer))
-    return {"min_tokens": {"tokenizer": str(tokenizer)}}
+    return {"min_tokens": {"tokenizer": str(small_tokenizer)}}
 
 
 def test_signal_steps_are_found() -> None:

@@ -332,3 +332,24 @@ def test_evaluation_texts_are_held_out() -> None:
     body = [line for line in articles if len(line.split()) >= 18]
     assert 0 < sum(line in corpus for line in body) < 0.5 * len(body)
     assert eval_articles(docs=20) == eval_articles(docs=20)  # deterministic
+
+
+def test_prose_pool_does_not_depend_on_what_the_process_imported(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """torch.package replaces ``inspect.getfile`` when imported; the pool must not change."""
+    import inspect
+
+    from corpusclean.sample.sources import mine_stdlib_units, stdlib_units
+
+    stdlib_units.cache_clear()
+    units = stdlib_units()
+    assert units
+
+    def getfile(obj: object) -> str:  # a library's replacement, defined outside inspect
+        return "<patched>"
+
+    monkeypatch.setattr(inspect, "getfile", getfile)
+    assert mine_stdlib_units() != units  # mined in this process, the pool loses a unit
+    stdlib_units.cache_clear()
+    assert stdlib_units() == units  # mined in a fresh interpreter, it does not

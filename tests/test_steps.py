@@ -5,13 +5,13 @@ cannot escape) keeps the contract of :class:`~corpusclean.steps.base.Step`."""
 from __future__ import annotations
 
 import pickle
+from pathlib import Path
 
 import ftfy
 import polars as pl
 import pytest
 
 from corpusclean.steps import STEPS, Step
-from corpusclean.tokenizer import TrainTokenizer, train_bpe
 
 
 def _step(name: str, **options: object) -> Step:
@@ -122,11 +122,9 @@ PROSE = (
 
 
 @pytest.fixture(scope="module")
-def needs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, object]]:
+def needs(small_tokenizer: Path) -> dict[str, dict[str, object]]:
     """Options a step cannot run without outside the engine (whose ``bind`` fills them in)."""
-    tokenizer = tmp_path_factory.mktemp("tok") / "tokenizer.json"
-    train_bpe([PROSE] * 4, TrainTokenizer(vocab_size=300)).save(str(tokenizer))
-    return {"min_tokens": {"tokenizer": str(tokenizer), "min": 40}}
+    return {"min_tokens": {"tokenizer": str(small_tokenizer), "min": 40}}
 
 
 def test_streaming_steps_are_found() -> None:

@@ -13,6 +13,13 @@ About a hundred hand-written everyday sentences (``data/sample_sentences.json``)
 they are also the whole source under ``python -OO``, where docstrings are stripped. The English
 text therefore depends on the Python minor version, whose docstrings differ slightly.
 
+The docstrings are mined in a fresh interpreter (a child process of the same Python, with the
+same module path and optimisation level), never in the calling process: libraries replace
+standard-library functions when they are imported (``torch.package`` swaps in its own
+``inspect.getfile``), so mining in a process that had imported torch gave a different pool,
+and ``corpusclean demo`` (which imports the trainer first) wrote a different sample than
+``corpusclean run`` under the same cache name.
+
 The unit of prose is the ``(topic, sentences)`` that survives from one documentation paragraph
 (each hand-written sentence is a unit of its own). One unit in ``HELDOUT_EVERY``, chosen by a CRC
 of its text so the choice is stable, never enters the corpus: it is the held-out English of
@@ -30,7 +37,10 @@ from __future__ import annotations
 import importlib
 import inspect
 import json
+import os
 import re
+import subprocess
+import sys
 import warnings
 import zlib
 from collections.abc import Iterator
@@ -156,6 +166,32 @@ def _docstrings(module: object) -> Iterator[object]:
 @lru_cache(maxsize=1)
 def stdlib_units() -> tuple[ProseUnit, ...]:
     """``(topic, sentences)`` prose units mined from the standard library, in a fixed order.
+
+    Mined by :func:`mine_stdlib_units` in a child interpreter, so that what this process has
+    imported (and patched) cannot change the pool (see the module docstring).
+    """
+    flags = ["-" + "O" * sys.flags.optimize] if sys.flags.optimize else []
+    program = (
+        "import json, sys\n"
+        "from corpusclean.sample.sources import mine_stdlib_units\n"
+        "json.dump(mine_stdlib_units(), sys.stdout)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+    done = subprocess.run(
+        [sys.executable, *flags, "-c", program],
+        env=env,
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"mining the standard library's docstrings failed:\n{done.stderr}")
+    return tuple((topic, tuple(sentences)) for topic, sentences in json.loads(done.stdout))
+
+
+def mine_stdlib_units() -> tuple[ProseUnit, ...]:
+    """The units of :func:`stdlib_units`, mined in this process (call it in a fresh one).
 
     A unit is the prose that survives from one documentation paragraph (at least 12 words).
     Empty under ``python -OO`` if the help topics are missing too.
