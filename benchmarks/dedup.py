@@ -15,10 +15,10 @@ One corpus with planted duplicates of known Jaccard similarity is deduplicated, 
    component of the query results is its first document in input order;
 3. datatrove: its four MinHash stages (``MinhashDedupSignature``, ``MinhashDedupBuckets``,
    ``MinhashDedupCluster``, ``MinhashDedupFilter``, default ``MinhashConfig``) with
-   ``LocalPipelineExecutor(tasks=N, workers=N)`` reading the same JSONL files, in a virtual
-   environment this script creates under ``~/.cache/corpusclean-bench/datatrove-venv``
-   (``pip install "datatrove[processing]" orjson spacy``; never a project dependency). Skipped
-   with a message when it cannot be installed.
+   ``LocalPipelineExecutor(tasks=N, workers=N)`` reading the same JSONL files, in the
+   benchmarks' one datatrove environment (``filters.ensure_venv``, under
+   ``~/.cache/corpusclean/bench-datatrove/venv``; never a project dependency). Skipped with a
+   message when it cannot be installed.
 
 Input: ``../shared/data/webmix/*.jsonl.gz`` when present (labels: ``labels.parquet`` beside the
 files: ``id, category, dup_of, jaccard_5gram``), else the embedded sample (labels: the
@@ -76,8 +76,14 @@ from corpusclean.io import expand_inputs  # noqa: E402
 from corpusclean.minhash import reference  # noqa: E402
 
 WEBMIX = ROOT.parent / "shared" / "data" / "webmix"
-DATATROVE_VENV = Path.home() / ".cache" / "corpusclean-bench" / "datatrove-venv"
-DATATROVE_PACKAGES = ["datatrove[processing]", "orjson", "spacy"]
+#: The datatrove environment every benchmark shares (``filters.py`` makes it; never a
+#: corpusclean dependency).
+DATATROVE_VENV = (
+    Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
+    / "corpusclean"
+    / "bench-datatrove"
+    / "venv"
+)
 
 NUM_PERM, NGRAM, THRESHOLD, SEED = 128, 5, 0.8, 1
 BATCH_DOCS = 1000  # the engine's batch size, used for the in-process signature timing
@@ -428,21 +434,13 @@ if __name__ == "__main__":
 
 
 def datatrove_python() -> tuple[Path | None, str]:
-    """The venv's python (created and filled on first use), or None and why not."""
-    python = DATATROVE_VENV / "bin" / "python"
-    marker = DATATROVE_VENV / ".corpusclean-bench-ready"
-    if marker.is_file():
-        return python, marker.read_text().strip()
-    print(f"creating {DATATROVE_VENV} and installing {' '.join(DATATROVE_PACKAGES)} ...")
+    """datatrove's python and version, from the one benchmark environment ``filters.py`` makes
+    (created and filled on first use), or None and why not."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import filters
+
     try:
-        DATATROVE_VENV.parent.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", "--clear", str(DATATROVE_VENV)], check=True)
-        subprocess.run(
-            [str(python), "-m", "pip", "install", "-q", *DATATROVE_PACKAGES],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        python = filters.ensure_venv(DATATROVE_VENV)
         version = subprocess.run(
             [str(python), "-c", "import importlib.metadata as m; print(m.version('datatrove'))"],
             check=True,
@@ -452,7 +450,6 @@ def datatrove_python() -> tuple[Path | None, str]:
     except (OSError, subprocess.CalledProcessError) as exc:
         detail = getattr(exc, "stderr", None) or str(exc)
         return None, f"could not install datatrove: {detail.strip()[-1500:]}"
-    marker.write_text(version)
     return python, version
 
 
