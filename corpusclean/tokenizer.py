@@ -17,12 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
 from corpusclean.io.parts import iter_texts
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
+
+# ``tokenizers`` is imported by the functions that use it, not here: the rules (hence every
+# spawned worker) and ``min_tokens`` import this module for its spec types, and most runs
+# never load a tokenizer in a worker (importing it there cost each worker about 3 MB of RSS).
 
 EOS_CANDIDATES = ("<|endoftext|>", "</s>", "<eos>", "<|eos|>")
 #: Documents encoded per ``encode_batch_fast`` call: large enough to keep all cores busy.
@@ -53,6 +60,8 @@ class TokenizerError(Exception):
 
 def _from_vocab_merges(folder: Path) -> Tokenizer:
     """GPT-2's files as Hugging Face ships them: vocab.json + merges.txt (byte-level BPE)."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors
+
     bpe = models.BPE.from_file(str(folder / "vocab.json"), str(folder / "merges.txt"))
     tokenizer = Tokenizer(bpe)
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
@@ -63,6 +72,8 @@ def _from_vocab_merges(folder: Path) -> Tokenizer:
 
 def load_tokenizer(spec: str, rules_dir: Path | None = None) -> tuple[Tokenizer, str]:
     """Load a tokenizer from a file or folder; relative paths resolve from the rules' folder."""
+    from tokenizers import Tokenizer
+
     path = Path(spec)
     if not path.is_absolute() and not path.exists() and rules_dir is not None:
         path = rules_dir / path
@@ -94,6 +105,8 @@ def train_bpe(texts: Iterable[str], settings: TrainTokenizer) -> Tokenizer:
     trains the run's tokenizer when the rules say ``{train: ...}``) both call it, so the same
     texts and settings give the same tokenizer (training is deterministic; tested).
     """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+
     tokenizer = Tokenizer(models.BPE())
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()

@@ -91,8 +91,6 @@ import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from corpusclean.io.jsonl import read_jsonl
-from corpusclean.io.parquet import read_parquet
 from corpusclean.io.paths import (
     SUPPORTED_SUFFIXES,
     expand_inputs,
@@ -100,8 +98,6 @@ from corpusclean.io.paths import (
     unsupported_file_error,
 )
 from corpusclean.io.records import BATCH_SCHEMA, ErrorRecord, InputBatch, InputError
-from corpusclean.io.txt import read_txt
-from corpusclean.io.wet import read_wet
 
 __all__ = [
     "BATCH_SCHEMA",
@@ -146,8 +142,13 @@ def read_batches(
             pass
     except OSError as exc:
         raise InputError(f"cannot read input {source}: {exc.strerror}") from None
+    # The format modules (pyarrow.compute/json/parquet, zstandard) are imported here, not at
+    # the top: the spawned workers import corpusclean.io.parts, hence this package, and never
+    # read input; importing them there cost each worker about 14 MB of RSS.
     kind, compression = fmt
     if kind == "jsonl":
+        from corpusclean.io.jsonl import read_jsonl
+
         return read_jsonl(
             path,
             source,
@@ -158,9 +159,15 @@ def read_batches(
             batch_bytes=batch_bytes,
         )
     if kind == "wet":
+        from corpusclean.io.wet import read_wet
+
         return read_wet(path, source, compression, batch_docs=batch_docs, batch_bytes=batch_bytes)
     if kind == "txt":
+        from corpusclean.io.txt import read_txt
+
         return read_txt(path, source)
+    from corpusclean.io.parquet import read_parquet
+
     return read_parquet(
         path,
         source,

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import polars as pl
-import pyarrow.parquet as pq
 
 
 def part_name(seq: int, suffix: str = "parquet") -> str:
@@ -34,6 +33,8 @@ def write_parquet(frame: pl.DataFrame, path: Path) -> None:
 
 def iter_texts(documents: Path) -> Iterator[list[str]]:
     """Kept texts in output order, one list per Parquet row group."""
+    import pyarrow.parquet as pq  # here: the workers import this module, only to write parts
+
     for part in sorted(documents.glob("part-*.parquet")):
         parquet = pq.ParquetFile(part)
         for group in range(parquet.num_row_groups):
@@ -42,6 +43,8 @@ def iter_texts(documents: Path) -> Iterator[list[str]]:
 
 def iter_docs(documents: Path) -> Iterator[tuple[list[str], list[str]]]:
     """(ids, texts) in output order, one pair per Parquet row group."""
+    import pyarrow.parquet as pq
+
     for part in sorted(documents.glob("part-*.parquet")):
         parquet = pq.ParquetFile(part)
         for group in range(parquet.num_row_groups):
