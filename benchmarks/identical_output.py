@@ -153,7 +153,9 @@ def jobs(webmix: Path | None, leave_one_out: bool) -> list[tuple[str, list[str],
     return result
 
 
-def run_side(tree: Path, work: Path, job: tuple[str, list[str], list[str]], fresh: bool) -> Path:
+def run_side(
+    tree: Path, work: Path, job: tuple[str, list[str], list[str]], fresh: bool, shared_input: Path
+) -> Path:
     """Run one job with ``tree``'s source; its outputs end in ``work / NAME``.
 
     Both sides run in the same folder (``ROOT/run/NAME``, then moved) with the same cache
@@ -176,7 +178,7 @@ def run_side(tree: Path, work: Path, job: tuple[str, list[str], list[str]], fres
     shutil.rmtree(running, ignore_errors=True)
     shutil.rmtree(cache, ignore_errors=True)
     running.parent.mkdir(parents=True, exist_ok=True)
-    given = {"OUT": str(running), "EVAL": str(eval_text), "INPUT": str(root / "input.jsonl.gz")}
+    given = {"OUT": str(running), "EVAL": str(eval_text), "INPUT": str(shared_input)}
     args = [given.get(a, a) for a in args]
     corpusclean(tree, cache, args, work / f"{name}.log")
     shutil.move(running, out)
@@ -199,7 +201,7 @@ def main() -> int:
     tree = reference_tree(args.reference, root)
     if args.webmix is None:
         print(f"webmix: skipped ({WEBMIX} is absent; pass --webmix DIR)")
-    shared_input = root / "input.jsonl.gz"
+    shared_input = root / f"input-{tree.name}.jsonl.gz"
     if not shared_input.exists():
         # The ablation job's input: the embedded sample as the reference's `corpusclean
         # sample` writes it, one file for both sides (the reference's `ablate` mined the
@@ -216,8 +218,8 @@ def main() -> int:
     for job in jobs(args.webmix, args.leave_one_out):
         if args.only and job[0] not in args.only:
             continue
-        reference = run_side(tree, root / f"out-{tree.name}", job, args.fresh)
-        current = run_side(ROOT, root / "out-current", job, fresh=True)
+        reference = run_side(tree, root / f"out-{tree.name}", job, args.fresh, shared_input)
+        current = run_side(ROOT, root / "out-current", job, True, shared_input)
         if job[0] == "sample":
             ok &= compare_samples(
                 reference.parent / "samples" / "sample", current.parent / "samples" / "sample"

@@ -89,7 +89,7 @@ class Step(Generic[OptionsT]):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        for base in getattr(cls, "__orig_bases__", ()):
+        for base in cls.__dict__.get("__orig_bases__", ()):  # this class's own bases only
             origin = get_origin(base)
             if isinstance(origin, type) and issubclass(origin, Step):
                 (options,) = get_args(base)
