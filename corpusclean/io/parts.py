@@ -1,4 +1,5 @@
-"""Part files: ``part-000042.parquet``, named by the batch's sequence number, written atomically.
+"""Part files: ``part-0000003-0000042.parquet``, named by the batch's sequence number
+(:mod:`corpusclean.io.numbering`: split 3, batch 42), written atomically.
 
 Every batch is written under its sequence number, so output files and their bytes do not depend
 on how many workers there are or which finished first; a part is written to a ``.tmp`` name and
@@ -14,14 +15,16 @@ from pathlib import Path
 
 import polars as pl
 
+from corpusclean.io.numbering import part_stem
+
 
 def part_name(seq: int, suffix: str = "parquet") -> str:
-    return f"part-{seq:06d}.{suffix}"
+    return f"{part_stem(seq)}.{suffix}"
 
 
 def rejected_part_name(seq: int, pass_index: int) -> str:
     """``rejected/`` part of batch ``seq`` in pass ``pass_index`` (later passes get ``-pN``)."""
-    return part_name(seq) if pass_index == 0 else f"part-{seq:06d}-p{pass_index}.parquet"
+    return part_name(seq) if pass_index == 0 else f"{part_stem(seq)}-p{pass_index}.parquet"
 
 
 def write_parquet(frame: pl.DataFrame, path: Path) -> None:

@@ -14,10 +14,10 @@ file is an error that names the key, never a silent default.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar, get_args, get_origin
+from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, get_args, get_origin
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
@@ -137,6 +137,31 @@ def first_failure(
     return batch.select(chain.otherwise(None).cast(pl.String).alias("detail")).to_series()
 
 
+#: One unit of a resolve stage: a module-level function and its (picklable) arguments. It
+#: runs in a worker process or a Ray task, reads and writes files under the state folder, and
+#: returns something small (counters), never rows.
+ResolveTask: TypeAlias = tuple[Callable[..., Any], tuple[Any, ...]]
+#: A resolve as stages of independent tasks (see :meth:`CorpusStep.resolve_stages`): it yields
+#: a stage, receives the stage's results in task order, and returns the counters.
+ResolvePlan: TypeAlias = Generator[list[ResolveTask], list[Any], dict[str, int]]
+
+
+def resolve_in_task(step: CorpusStep[Any], scan_parts: list[Path], state_dir: Path) -> Any:
+    """The default plan's one task: the step's whole :meth:`CorpusStep.resolve`."""
+    return step.resolve(scan_parts, state_dir)
+
+
+def run_plan_inline(plan: ResolvePlan) -> dict[str, int]:
+    """Run a resolve plan's tasks one after another in this process (tests, one worker)."""
+    results: list[Any] | None = None
+    try:
+        while True:
+            stage = plan.send(results)  # type: ignore[arg-type]  # the first send is None
+            results = [function(*args) for function, args in stage]
+    except StopIteration as done:
+        return done.value
+
+
 class CorpusStep(Step[OptionsT]):
     """A step that must see every document that reaches it before it decides (deduplication).
 
@@ -145,8 +170,12 @@ class CorpusStep(Step[OptionsT]):
     1. :meth:`scan` runs in the workers on every batch that reaches the step and returns a
        small frame of keys (hashes, signatures, counts) that the engine spills to Parquet;
        it must carry the engine's ``_doc`` column (the document's position in input order).
-    2. :meth:`resolve` runs once, in the parent, over all scan parts, and writes whatever the
-       decision needs into ``state_dir`` (e.g. ``decisions.parquet``: ``_doc, detail``).
+    2. :meth:`resolve_stages` decides from all scan parts, as stages of tasks that the
+       executor runs in parallel (worker processes, or Ray tasks on a cluster), and writes
+       whatever the decision needs into ``state_dir`` (e.g. ``decisions.parquet``:
+       ``_doc, detail``). The default is one stage of one task, :meth:`resolve`; the
+       deduplication steps partition their group-bys by key (:mod:`corpusclean.shuffle`) so
+       that no process holds every document's keys.
     3. :meth:`load` runs in each worker of the next pass, then :meth:`apply` is called on every
        batch like a streaming step's.
 
@@ -166,13 +195,36 @@ class CorpusStep(Step[OptionsT]):
         raise NotImplementedError
 
     def resolve(self, scan_parts: list[Path], state_dir: Path) -> dict[str, int]:
-        """Decide from every scan part; returns counters for ``stats.json``."""
+        """Decide from every scan part in one process; returns counters for ``stats.json``."""
         raise NotImplementedError
 
+    def resolve_stages(
+        self, scan_parts: list[Path], state_dir: Path, partitions: int
+    ) -> ResolvePlan:
+        """The resolve as stages of independent tasks; returns the counters.
+
+        A generator: ``results = yield [task, ...]`` hands the executor one stage (tasks that
+        may run at once, anywhere) and receives their results in task order; the next stage
+        may use what the previous wrote under ``state_dir``. ``partitions`` is how many hash
+        partitions a shuffle should use (:func:`corpusclean.shuffle.partition_count`: it
+        depends only on the scan's size, so the decision and every counter are the same for
+        any worker count and executor). The driver that runs the plan holds only what the
+        generator holds: it must keep nothing per document.
+        """
+        (counters,) = yield [(resolve_in_task, (self, scan_parts, state_dir))]
+        return counters
+
     def load(self, state_dir: Path) -> None:
-        """Read the decision written by :meth:`resolve` (once per worker)."""
+        """Read the decision the resolve wrote (once per worker): ``decisions.parquet``, or
+        the parts of ``decisions/`` (one per partition), sorted by ``_doc``."""
         decisions = state_dir / "decisions.parquet"
-        self._decisions = pl.read_parquet(decisions) if decisions.exists() else None
+        parts = sorted((state_dir / "decisions").glob("part-*.parquet"))
+        if decisions.exists():
+            self._decisions = pl.read_parquet(decisions)
+        elif parts:
+            self._decisions = pl.read_parquet(parts).sort("_doc")
+        else:
+            self._decisions = None
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         """Default: reject the documents listed in ``decisions.parquet`` with their detail."""
