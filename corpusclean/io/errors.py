@@ -1,4 +1,4 @@
-"""``errors/part-0000003-0000042.jsonl``: the records a batch's input could not give, one JSON per line.
+"""``errors/part-0000003-0000042.jsonl``: the records a batch could not give, one JSON per line.
 
 An :class:`~corpusclean.io.records.ErrorRecord` is counted, never silently dropped: each batch
 with reader errors gets an errors part under its sequence number (file, line, offset, error,
