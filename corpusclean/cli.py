@@ -144,6 +144,8 @@ def run_rules(
     limit: int | None = None,
     quiet: bool = False,
     labels: str | None = None,
+    executor: str = "local",
+    address: str | None = None,
     label_column: str = "truth",
     keep_classes: list[str] | None = None,
 ) -> tuple[Any, Path]:
@@ -168,6 +170,8 @@ def run_rules(
         inputs=paths,
         output=out,
         workers=workers,
+        executor=executor,
+        address=address,
         limit=limit,
         quiet=quiet,
         labels=Path(labels) if labels else None,
@@ -196,6 +200,7 @@ def _summary(stats: Any, output: Path) -> str:
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
+    check_executor_options(args)
     stats, out = run_rules(
         args.rules,
         args.input,
@@ -206,6 +211,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         labels=args.labels,
         label_column=args.label_column,
         keep_classes=args.keep_class,
+        executor=args.executor,
+        address=args.address,
     )
     print(_summary(stats, out))
     return 0
@@ -304,6 +311,32 @@ INPUT_OPTION: dict[str, Any] = {
 }
 
 
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """``--executor local|ray`` and ``--address`` (docs/scaling.md)."""
+    parser.add_argument(
+        "--executor",
+        choices=["local", "ray"],
+        default="local",
+        help="local: worker processes on this machine | ray: Ray tasks (pip install "
+        "'corpusclean[ray]'); same output bytes either way",
+    )
+    parser.add_argument(
+        "--address",
+        help="with --executor ray: the cluster to join (auto, or HOST:PORT); default: start "
+        "a local Ray instance with --workers CPUs",
+    )
+
+
+def check_executor_options(args: argparse.Namespace) -> None:
+    if args.address is not None and args.executor != "ray":
+        raise UsageError("--address needs --executor ray")
+    if args.executor == "ray":
+        import importlib.util
+
+        if importlib.util.find_spec("ray") is None:
+            raise UsageError("--executor ray needs Ray: pip install 'corpusclean[ray]'")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="corpusclean", description="Clean LLM pre-training corpora with YAML rules."
@@ -315,8 +348,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("rules")
     run.add_argument("--input", **INPUT_OPTION)
     run.add_argument("--output", help="output folder (default: the rules' output)")
-    run.add_argument("--workers", type=int, default=0, help="worker processes (0 = all cores)")
-    run.add_argument("--executor", choices=["local"], default="local")
+    run.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="tasks at once: worker processes, or Ray CPUs (0 = all cores / the cluster's)",
+    )
+    add_executor_options(run)
     run.add_argument("--limit", type=int, help="stop after N input documents")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.add_argument(

@@ -1,41 +1,42 @@
-"""The engine: inputs -> batches -> passes of steps (in worker processes) -> parts -> tokens.
+"""The engine: inputs -> batches -> passes of steps (in tasks) -> parts -> tokens.
 
 The rules' steps are cut into *passes* at every corpus-wide step (deduplication must see every
-document before it decides). In each pass the parent hands numbered batches to a pool of
-``spawn``-ed workers with at most ``2 x workers`` batches in flight, so memory is bounded
-whatever the corpus size: the first pass reads the input files (the parent reads them in
-order and cuts bounded Arrow batches), later passes read the previous pass's survivors. Between
-passes the corpus-wide step resolves its decision from the scan parts the workers spilled to
-Parquet. Workers write everything under the batch's number, so the output is byte-identical for
-any worker count.
+document before it decides). Every pass is a stage of independent tasks that an executor runs
+(:mod:`corpusclean.executors`: ``spawn``-ed worker processes here, or Ray tasks on a cluster),
+with a bounded number in flight, so memory is bounded whatever the corpus size. The first pass
+reads the input files: with the local pool the driver reads them in order and ships bounded
+Arrow batches to the workers; under Ray each task reads and cleans one input file. Either way a
+batch is numbered by its file and its place in it (:mod:`corpusclean.io.numbering`), never by
+arrival. Later passes read the previous pass's survivors, one task per part. Between passes
+the corpus-wide step resolves its decision from the scan parts the tasks spilled to Parquet,
+in stages of tasks too (hash-partitioned group-bys, :mod:`corpusclean.shuffle`): the driver
+holds nothing that grows with the corpus. Tasks write everything under the batch's number, so
+the output is byte-identical for any worker count and either executor.
 
 Runs resume: ``DIR/_work/state.json`` records the run's fingerprint (rules, inputs, batch
 sizes) and the passes that finished, with their tallies. Started again on the same output
 folder with the same fingerprint, a run skips the finished passes and redoes only the
-interrupted one.
+interrupted one (whichever executor ran the first attempt).
 
 Before anything is written, every step may complete its options from the run
 (:meth:`Step.bind <corpusclean.steps.base.Step.bind>`: ``min_tokens`` takes the rules'
 tokenizer). After the last pass, ``stats.json`` is written once the conservation invariant
-holds, the kept documents are tokenized (:mod:`corpusclean.io.shards`) with the tokenizer a
-corpus-wide step published if one did (``CorpusStep.RUN_TOKENIZER``), and the report is built. The
-engine knows steps only through :class:`~corpusclean.steps.base.Step` and
-:class:`~corpusclean.steps.base.CorpusStep`; another executor (Ray) plugs in at
-:func:`_run_batches`.
+holds, the kept documents are tokenized in tasks, one per part (:mod:`corpusclean.io.shards`)
+with the tokenizer a corpus-wide step published if one did (``CorpusStep.RUN_TOKENIZER``), and
+the report is built. The engine knows steps only through
+:class:`~corpusclean.steps.base.Step` and :class:`~corpusclean.steps.base.CorpusStep`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import sys
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,14 +46,17 @@ import pyarrow as pa
 from tqdm import tqdm
 
 from corpusclean import worker
-from corpusclean.io import InputBatch, read_batches
+from corpusclean.executors import Executor, Setup, Task, make_executor
+from corpusclean.io import InputBatch
 from corpusclean.io.errors import write_errors
+from corpusclean.io.numbering import seq_of
 from corpusclean.io.shards import tokenize_documents
 from corpusclean.rules import Rules, RulesError, StepSpec
-from corpusclean.stats import BatchOutcome, RunStats
+from corpusclean.shuffle import PARTITION_BYTES, partition_count
+from corpusclean.stats import RunStats
 from corpusclean.steps import STEPS
 from corpusclean.steps.base import CorpusStep, RunContext
-from corpusclean.worker import DOC_SHIFT, PassSpec
+from corpusclean.worker import PassSpec
 
 #: Marks a folder as a corpusclean output, so a re-run may clear it.
 MARKER = ".corpusclean"
@@ -66,10 +70,16 @@ class RunConfig:
     inputs: list[Path]
     output: Path
     workers: int = 0
+    #: ``local`` (worker processes here) or ``ray`` (:mod:`corpusclean.executors`).
+    executor: str = "local"
+    #: Ray cluster to join (``auto`` or ``HOST:PORT``); None starts a local Ray instance.
+    address: str | None = None
     limit: int | None = None
     quiet: bool = False
     batch_docs: int = 1000
     batch_bytes: int = 16 << 20
+    #: A shuffle partition's share of a corpus-wide step's scan (:mod:`corpusclean.shuffle`).
+    partition_bytes: int = PARTITION_BYTES
     #: Optional truth labels (``id`` + a class column) to score the decisions against.
     labels: Path | None = None
     label_column: str = "truth"
@@ -89,6 +99,7 @@ class RunConfig:
                 self.limit,
                 self.batch_docs,
                 self.batch_bytes,
+                self.partition_bytes,
                 pl.__version__,  # corpus-wide keys use Polars' hash, stable within a version
             ],
             sort_keys=True,
@@ -185,26 +196,27 @@ def _state_dir(output: Path, step_index: int) -> Path:
 # -- reading ----------------------------------------------------------------------------------
 
 
+def _read_spec(config: RunConfig) -> worker.ReadSpec:
+    return worker.ReadSpec(
+        text_field=config.rules.input.text_field,
+        id_field=config.rules.input.id_field,
+        batch_docs=config.batch_docs,
+        batch_bytes=config.batch_bytes,
+    )
+
+
 def _numbered_batches(config: RunConfig) -> Iterator[tuple[int, InputBatch]]:
-    """Every input batch in input order, numbered; honours ``--limit`` (documents)."""
-    seq = 0
+    """Every input batch in input order, numbered by (file, batch) (the numbering a task
+    reading one file gives, :mod:`corpusclean.io.numbering`); honours ``--limit``."""
     remaining = config.limit
-    for path in config.inputs:
-        for batch in read_batches(
-            path,
-            text_field=config.rules.input.text_field,
-            id_field=config.rules.input.id_field,
-            batch_docs=min(config.batch_docs, 1 << DOC_SHIFT),
-            batch_bytes=config.batch_bytes,
-        ):
+    read = _read_spec(config)
+    for split, path in enumerate(config.inputs):
+        for seq, batch in worker.numbered_batches(read, split, path, remaining):
             if remaining is not None:
-                if remaining <= 0:
-                    return
-                if batch.table.num_rows > remaining:
-                    batch.table = batch.table.slice(0, remaining)
                 remaining -= batch.table.num_rows
             yield seq, batch
-            seq += 1
+        if remaining is not None and remaining <= 0:
+            return
 
 
 def _ipc(table: pa.Table) -> bytes:
@@ -228,33 +240,13 @@ def _progress(config: RunConfig, total: int | None, desc: str, unit: str) -> tqd
 
 # -- executing --------------------------------------------------------------------------------
 
-Task = tuple[Callable[..., BatchOutcome], tuple[Any, ...]]
 
-
-def _run_batches(config: RunConfig, spec: PassSpec, tasks: Iterator[Task], stats: RunStats) -> None:
-    """Run one pass's tasks with at most ``2 x workers`` in flight (local process pool)."""
-    if config.n_workers == 1:
-        worker.init_worker(spec)
-        for function, args in tasks:
-            stats.add(function(*args))
-        return
-    in_flight: deque[Future[BatchOutcome]] = deque()
-    with ProcessPoolExecutor(
-        max_workers=config.n_workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=worker.init_worker,
-        initargs=(spec,),
-    ) as pool:
-        for function, args in tasks:
-            in_flight.append(pool.submit(function, *args))
-            while len(in_flight) >= 2 * config.n_workers:
-                stats.add(in_flight.popleft().result())
-        while in_flight:
-            stats.add(in_flight.popleft().result())
+def _setup(spec: PassSpec, run_token: str) -> Setup:
+    return (worker.use_pass, (spec, run_token))
 
 
 def _input_tasks(config: RunConfig, stats: RunStats) -> Iterator[Task]:
-    """First pass: read the inputs, account for reader errors, yield one task per batch."""
+    """First pass, the driver reading: account for reader errors, one task per batch."""
     bar = _progress(config, stats.input_bytes, "cleaning", "B")
     docs = 0
     for seq, batch in _numbered_batches(config):
@@ -270,12 +262,55 @@ def _input_tasks(config: RunConfig, stats: RunStats) -> Iterator[Task]:
     bar.close()
 
 
+def _run_first_pass(
+    config: RunConfig, executor: Executor, spec: PassSpec, token: str, stats: RunStats
+) -> None:
+    """Pass 1. The local pool: the driver reads, workers clean its batches. Ray: each task
+    reads and cleans one input file; with ``--limit`` the files go one at a time, each told
+    how many documents are left (the limit is for trying rules on a small prefix)."""
+    setup = _setup(spec, token)
+    if not executor.reads_in_tasks:
+        for outcome in executor.run(_input_tasks(config, stats), setup):
+            stats.add(outcome)
+        return
+    read = _read_spec(config)
+    bar = _progress(config, len(config.inputs), "cleaning", "file")
+    remaining = config.limit
+    if remaining is None:
+        tasks: Iterator[Task] = (
+            (worker.process_split, (read, split, str(path), None))
+            for split, path in enumerate(config.inputs)
+        )
+        results = executor.run(tasks, setup)
+    else:
+
+        def one_at_a_time() -> Iterator[worker.SplitOutcome]:
+            nonlocal remaining
+            for split, path in enumerate(config.inputs):
+                assert remaining is not None
+                task = (worker.process_split, (read, split, str(path), remaining))
+                (result,) = executor.run([task], setup)
+                remaining -= result.docs
+                yield result
+                if remaining <= 0:
+                    return
+
+        results = one_at_a_time()
+    for result in results:
+        stats.input_docs += result.input_docs
+        stats.error_records += result.error_records
+        for outcome in result.batches:
+            stats.add(outcome)
+        bar.update(1)
+    bar.close()
+
+
 def _part_tasks(config: RunConfig, previous: PassSpec, desc: str) -> Iterator[Task]:
     """Later passes: one task per survivors part of the previous pass, in order."""
     parts = sorted((previous.work / "survivors").glob("part-*.parquet"))
     bar = _progress(config, len(parts), desc, "batch")
     for part in parts:
-        yield worker.process_part, (int(part.stem.split("-")[1]), str(part))
+        yield worker.process_part, (seq_of(part), str(part))
         bar.update(1)
     bar.close()
 
@@ -291,8 +326,9 @@ def _published_tokenizer(output: Path, passes: list[PassSpec]) -> tuple[Path, st
     return found
 
 
-def _resolve(config: RunConfig, spec: PassSpec, stats: RunStats) -> None:
-    """Between passes: the corpus-wide step decides from every scan part."""
+def _resolve(config: RunConfig, executor: Executor, spec: PassSpec, stats: RunStats) -> None:
+    """Between passes: the corpus-wide step decides from every scan part, in stages of tasks
+    (:meth:`CorpusStep.resolve_stages`) the executor runs; the driver passes results on."""
     assert spec.scan is not None
     step = spec.scan.build()
     assert isinstance(step, CorpusStep)
@@ -301,7 +337,15 @@ def _resolve(config: RunConfig, spec: PassSpec, stats: RunStats) -> None:
     shutil.rmtree(state, ignore_errors=True)
     state.mkdir(parents=True)
     start = time.perf_counter()
-    counters = step.resolve(sorted((spec.work / "scan").glob("part-*.parquet")), state)
+    parts = sorted((spec.work / "scan").glob("part-*.parquet"))
+    plan = step.resolve_stages(parts, state, partition_count(parts, config.partition_bytes))
+    results: list[Any] | None = None
+    try:
+        while True:
+            stage = plan.send(results)  # type: ignore[arg-type]  # the first send is None
+            results = list(executor.run(stage))
+    except StopIteration as done:
+        counters: dict[str, int] = done.value
     stats.steps[index].seconds += time.perf_counter() - start
     stats.steps[index].counters.update(counters)
 
@@ -362,30 +406,35 @@ def run(config: RunConfig) -> RunStats:
     else:
         prepare_output(config.output)
         (config.output / WORK).mkdir()
-    for spec in passes[finished:]:
-        _clear_pass_outputs(config, spec)
-        if spec.index == 0:
-            tasks = _input_tasks(config, stats)
-        else:
-            tasks = _part_tasks(config, passes[spec.index - 1], f"pass {spec.index + 1}")
-        _run_batches(config, spec, tasks, stats)
-        if spec.scan is not None:
-            _resolve(config, spec, stats)
-        _save_state(config, spec.index + 1, stats)
-    stats.check_invariant()
-    for spec in passes:  # survivors are a full copy of the corpus: free the disk
-        shutil.rmtree(spec.work, ignore_errors=True)
-    if config.rules.tokenize is not None:
-        stats.tokens = tokenize_documents(
-            config.output,
-            config.rules.tokenize,
-            rules_dir=Path(config.rules.path).parent,
-            published=_published_tokenizer(config.output, passes),
-        )
+    token = uuid.uuid4().hex  # tells a reused worker that this run's passes are new
+    with make_executor(config.executor, config.n_workers, config.address) as executor:
+        for spec in passes[finished:]:
+            _clear_pass_outputs(config, spec)
+            if spec.index == 0:
+                _run_first_pass(config, executor, spec, token, stats)
+            else:
+                tasks = _part_tasks(config, passes[spec.index - 1], f"pass {spec.index + 1}")
+                for outcome in executor.run(tasks, _setup(spec, token)):
+                    stats.add(outcome)
+            if spec.scan is not None:
+                _resolve(config, executor, spec, stats)
+            _save_state(config, spec.index + 1, stats)
+        stats.check_invariant()
+        for spec in passes:  # survivors are a full copy of the corpus: free the disk
+            shutil.rmtree(spec.work, ignore_errors=True)
+        if config.rules.tokenize is not None:
+            stats.tokens = tokenize_documents(
+                config.output,
+                config.rules.tokenize,
+                rules_dir=Path(config.rules.path).parent,
+                published=_published_tokenizer(config.output, passes),
+                run_tasks=executor.run,
+            )
     stats.seconds = time.perf_counter() - start
     stats.extra["rules"] = config.rules.resolved()
     stats.extra["inputs"] = [str(p) for p in config.inputs]
     stats.extra["workers"] = config.n_workers
+    stats.extra["executor"] = config.executor
     stats.extra["passes"] = len(passes)
     if config.labels is not None:
         from corpusclean import truth

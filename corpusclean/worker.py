@@ -1,10 +1,12 @@
 """What a worker process does with one batch: run the pass's steps, write what comes out.
 
-Workers are started with the ``spawn`` method (Polars' thread pool must never be forked), get
-the pass description once in :func:`init_worker`, and then receive batches: Arrow IPC bytes of
-input (first pass) or the path of the previous pass's survivors. Each batch is written under its
-sequence number (``part-000042.parquet``), so output files and their bytes do not depend on how
-many workers there are or which finished first.
+Workers are ``spawn``-ed processes of the local executor (Polars' thread pool must never be
+forked) or Ray workers; before a task they set the pass up once (:func:`use_pass`), and then
+receive batches: Arrow IPC bytes of input the driver read, a whole input file to read
+(:func:`process_split`, the Ray executor), or the path of the previous pass's survivors. Each
+batch is written under its sequence number (``part-0000003-0000042.parquet``,
+:mod:`corpusclean.io.numbering`), so output files and their bytes do not depend on the
+executor, how many workers there are or which finished first.
 
 A pass applies a contiguous run of the rules' steps: optionally first a corpus-wide step whose
 decision was resolved after the previous pass, then streaming steps; then, when a corpus-wide
@@ -17,13 +19,16 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 
+from corpusclean.io.numbering import DOC_SHIFT, batch_seq
 from corpusclean.io.parts import part_name, rejected_part_name, write_parquet
+from corpusclean.io.records import InputBatch
 from corpusclean.rules import StepSpec
 from corpusclean.stats import BatchOutcome
 from corpusclean.steps import Step
@@ -33,8 +38,6 @@ from corpusclean.steps.base import CorpusStep
 REJECTED_COLUMNS = ("id", "text", "reason", "detail", "source", "line")
 #: Engine bookkeeping that is not part of a kept document.
 BOOKKEEPING = ("source", "line", "_doc")
-#: ``_doc`` = (batch sequence number << DOC_SHIFT) | row: a document's place in input order.
-DOC_SHIFT = 20
 
 
 class StepFailure(RuntimeError):
@@ -77,12 +80,21 @@ def _exit_with_parent(parent: int) -> None:
     os._exit(1)
 
 
-def init_worker(spec: PassSpec) -> None:
-    """Build and set up the pass's steps once per process; watch the parent."""
-    global _pass, _steps, _scanner
+def start_parent_watch() -> None:
+    """Start the thread that ends this (local pool) worker when the run's process is gone."""
     threading.Thread(
         target=_exit_with_parent, args=(os.getppid(),), daemon=True, name="parent-watch"
     ).start()
+
+
+def use_pass(spec: PassSpec, run_token: str = "") -> None:
+    """Build and set up the pass's steps in this process (the executors' task setup).
+
+    Called before a task by :func:`corpusclean.executors.call_task`, which skips it when this
+    process already set up this very pass of this very run (``run_token``), so models load
+    once per worker and pass, and a worker reused by a later run never keeps a stale decision.
+    """
+    global _pass, _steps, _scanner
     _pass = spec
     _steps = [s.build() for s in spec.steps]
     for step in _steps:
@@ -99,8 +111,12 @@ def init_worker(spec: PassSpec) -> None:
 
 
 def process_input(seq: int, source: str, ipc: bytes) -> BatchOutcome:
-    """First pass: decode the Arrow IPC input batch, number its documents, process it."""
-    table = pa.ipc.open_stream(ipc).read_all()
+    """First pass, the driver reading: decode the Arrow IPC input batch and process it."""
+    return process_table(seq, source, pa.ipc.open_stream(ipc).read_all())
+
+
+def process_table(seq: int, source: str, table: pa.Table) -> BatchOutcome:
+    """First pass: number an input batch's documents (``_doc``), process it."""
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     frame = frame.with_columns(
@@ -110,6 +126,72 @@ def process_input(seq: int, source: str, ipc: bytes) -> BatchOutcome:
     return process_frame(seq, frame)
 
 
+@dataclass(frozen=True)
+class ReadSpec:
+    """How input files are read: the same for the driver and for tasks, so that both cut
+    the same batches (and so number them the same, :mod:`corpusclean.io.numbering`)."""
+
+    text_field: str
+    id_field: str
+    batch_docs: int
+    batch_bytes: int
+
+    def batches(self, path: Path) -> Iterator[InputBatch]:
+        from corpusclean.io import read_batches  # here: a worker of a later pass reads none
+
+        return read_batches(
+            path,
+            text_field=self.text_field,
+            id_field=self.id_field,
+            batch_docs=min(self.batch_docs, 1 << DOC_SHIFT),
+            batch_bytes=self.batch_bytes,
+        )
+
+
+def numbered_batches(
+    read: ReadSpec, split: int, path: Path, limit: int | None = None
+) -> Iterator[tuple[int, InputBatch]]:
+    """The batches of input split ``split`` (one file), numbered by the split and their place
+    in it; at most ``limit`` documents (the last batch cut short)."""
+    remaining = limit
+    for index, batch in enumerate(read.batches(path)):
+        if remaining is not None:
+            if remaining <= 0:
+                return
+            if batch.table.num_rows > remaining:
+                batch.table = batch.table.slice(0, remaining)
+            remaining -= batch.table.num_rows
+        yield batch_seq(split, index), batch
+
+
+@dataclass
+class SplitOutcome:
+    """What reading and cleaning one input file in a task gave (:func:`process_split`)."""
+
+    batches: list[BatchOutcome]
+    input_docs: int = 0  # documents and unreadable records read (the limit counts documents)
+    error_records: int = 0
+    docs: int = 0
+
+
+def process_split(read: ReadSpec, split: int, path: str, limit: int | None) -> SplitOutcome:
+    """First pass, reading in tasks: read input file ``path`` (split ``split``), clean every
+    batch, write its parts and its errors; exactly what the driver-reading path writes."""
+    from corpusclean.io.errors import write_errors
+
+    assert _pass is not None, "use_pass was not called"
+    outcome = SplitOutcome(batches=[])
+    for seq, batch in numbered_batches(read, split, Path(path), limit):
+        outcome.input_docs += batch.table.num_rows + len(batch.errors)
+        outcome.error_records += len(batch.errors)
+        outcome.docs += batch.table.num_rows
+        if batch.errors:
+            write_errors(_pass.output, seq, batch.errors)
+        if batch.table.num_rows:
+            outcome.batches.append(process_table(seq, batch.source, batch.table))
+    return outcome
+
+
 def process_part(seq: int, path: str) -> BatchOutcome:
     """Later passes: the previous pass's survivors of batch ``seq``."""
     return process_frame(seq, pl.read_parquet(path))
@@ -117,7 +199,7 @@ def process_part(seq: int, path: str) -> BatchOutcome:
 
 def process_frame(seq: int, frame: pl.DataFrame) -> BatchOutcome:
     """Apply the pass's steps in order; rows a step rejects leave with that step's name."""
-    assert _pass is not None, "init_worker was not called"
+    assert _pass is not None, "use_pass was not called"
     in_docs = frame.height
     rejected: list[pl.DataFrame] = []
     step_in: list[int] = []

@@ -99,6 +99,11 @@ class Step(Generic[OptionsT]):
     def __init__(self, options: OptionsT) -> None:
         self.options: OptionsT = options
 
+    def __getnewargs__(self) -> tuple[OptionsT]:
+        """Steps travel to tasks by pickle; a step whose ``__new__`` picks its class from
+        the options (``min_tokens``) needs them there too."""
+        return (self.options,)
+
     @classmethod
     def bind(cls, options: OptionsT, context: RunContext) -> OptionsT:
         """Complete the options from the run's settings before the run starts.
