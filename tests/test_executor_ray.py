@@ -29,7 +29,7 @@ RULES = {
     "version": 1,
     "steps": [
         {"unicode_repair": {}},
-        {"language": {"languages": ["en"]}},
+        {"language": {"keep": ["en"]}},
         {"exact_dedup": {}},
         {"gopher_quality": {}},
         {"line_dedup": {"min_count": 3}},
