@@ -15,6 +15,12 @@ Keys (option ``key``):
   arXiv:2110.08460): the length of the text with punctuation stripped, plus its first four and
   last four words. The authors hashed the words with MD5; two documents share our key exactly
   when they share theirs (up to 64-bit collisions), which is what decides duplicates.
+
+The resolve is a hash-partitioned group-by (:mod:`corpusclean.shuffle`, MapReduce's shuffle):
+a map task per scan part splits its ``key, _doc, id`` rows by ``partition_of(key)``; a reduce
+task per partition keeps the first document of each of its keys and writes the others as
+``decisions/part-PPPPP.parquet``. Every copy of a key lands in one partition, so no process
+holds every document's key and the decision does not depend on the partition count.
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import polars as pl
 from pydantic import Field
 
 from corpusclean.dedup_key import normalized_key
-from corpusclean.steps.base import CorpusStep, StepOptions
+from corpusclean.shuffle import partition_of, read_partition, write_partitioned
+from corpusclean.steps.base import CorpusStep, ResolvePlan, StepOptions, run_plan_inline
 
 _SEED = 0x5EED
 
@@ -35,6 +42,47 @@ class ExactDedupOptions(StepOptions):
     key: Literal["text", "paper"] = Field(
         "text", description="text: normalised full text | paper: Li et al.'s near-exact key"
     )
+
+
+#: What a reduce task writes: the rejected copies and the kept document they duplicate.
+DECISIONS_SCHEMA = {"_doc": pl.Int64, "detail": pl.String}
+
+
+def map_keys(scan_part: Path, shuffle_dir: Path, partitions: int) -> None:
+    """Map task: split one scan part's ``key, _doc, id`` rows by the key's partition."""
+    frame = pl.read_parquet(scan_part, columns=["key", "_doc", "id"])
+    shuffle_dir.mkdir(parents=True, exist_ok=True)
+    partition = partition_of(frame.get_column("key").to_numpy(), partitions)
+    write_partitioned(frame, partition, partitions, shuffle_dir / f"{scan_part.stem}.arrow")
+
+
+def reduce_keys(map_files: list[Path], p: int, decisions_dir: Path) -> dict[str, int]:
+    """Reduce task: in partition ``p``, every document but the first of its key is a copy.
+
+    Rows are sorted by ``_doc`` so that "first" is input order whatever order the map files
+    come in. Writes ``decisions_dir/part-PPPPP.parquet`` (``_doc, detail``, by ``_doc``);
+    returns the partition's ``duplicates`` and ``groups`` (keys with a copy), which add up
+    over partitions because a key lives in one partition only."""
+    frame = read_partition(map_files, p)
+    if frame is None:
+        decisions = pl.DataFrame(schema=DECISIONS_SCHEMA)
+        groups = 0
+    else:
+        copies = (
+            frame.sort("_doc")
+            .with_columns(pl.col("id").first().over("key").alias("kept_id"))
+            .filter(~pl.col("key").is_first_distinct())
+        )
+        decisions = copies.select(
+            "_doc", pl.format("duplicate of {}", pl.col("kept_id")).alias("detail")
+        )
+        groups = copies.get_column("key").n_unique()
+    decisions_dir.mkdir(parents=True, exist_ok=True)
+    out = decisions_dir / f"part-{p:05d}.parquet"
+    tmp = out.with_name(out.name + ".tmp")  # a retried task never leaves a half file
+    decisions.write_parquet(tmp)
+    tmp.replace(out)
+    return {"duplicates": decisions.height, "groups": groups}
 
 
 def paper_key(text: pl.Expr) -> pl.Expr:
@@ -59,25 +107,22 @@ class ExactDedupStep(CorpusStep[ExactDedupOptions]):
         return batch.select("_doc", "id", key.hash(_SEED).alias("key"))
 
     def resolve(self, scan_parts: list[Path], state_dir: Path) -> dict[str, int]:
-        if not scan_parts:
-            return {"duplicates": 0, "groups": 0}
-        keys = pl.scan_parquet(scan_parts).sort("_doc")
-        first = keys.group_by("key").agg(
-            pl.col("_doc").first().alias("kept_doc"), pl.col("id").first().alias("kept_id")
-        )
-        decisions = (
-            keys.join(first, on="key")
-            .filter(pl.col("_doc") != pl.col("kept_doc"))
-            .select("_doc", pl.format("duplicate of {}", pl.col("kept_id")).alias("detail"))
-            .sort("_doc")
-            .collect()
-        )
-        decisions.write_parquet(state_dir / "decisions.parquet")
-        groups = decisions.height and int(
-            keys.join(first, on="key")
-            .filter(pl.col("_doc") != pl.col("kept_doc"))
-            .select(pl.col("kept_doc").n_unique())
-            .collect()
-            .item()
-        )
-        return {"duplicates": decisions.height, "groups": int(groups)}
+        """The partitioned plan with one partition, run in this process."""
+        return run_plan_inline(self.resolve_stages(scan_parts, state_dir, 1))
+
+    def resolve_stages(
+        self, scan_parts: list[Path], state_dir: Path, partitions: int
+    ) -> ResolvePlan:
+        """Map each scan part into ``partitions`` key partitions, then reduce each partition."""
+        if partitions < 1:
+            raise ValueError(f"partitions must be at least 1, not {partitions}")
+        shuffle_dir = state_dir / "shuffle"
+        if scan_parts:
+            yield [(map_keys, (part, shuffle_dir, partitions)) for part in scan_parts]
+        map_files = [shuffle_dir / f"{part.stem}.arrow" for part in scan_parts]
+        decisions_dir = state_dir / "decisions"
+        results = yield [(reduce_keys, (map_files, p, decisions_dir)) for p in range(partitions)]
+        return {
+            "duplicates": sum(r["duplicates"] for r in results),
+            "groups": sum(r["groups"] for r in results),
+        }

@@ -12,6 +12,12 @@ uses for texts, :func:`corpusclean.dedup_key.normalized_key`), hashed to 64 bits
 from a document when its key appears in at least ``min_count`` documents; with
 ``keep: first`` the first document (input order) that has it keeps it. Blank lines are never
 counted nor removed. A document whose non-blank lines are all removed is rejected.
+
+The count is a hash-partitioned group-by (:mod:`corpusclean.shuffle`, MapReduce's shuffle): a
+map task per scan part splits its ``key, _doc`` pairs by ``partition_of(key)``; a reduce task
+per partition counts the documents of each of its keys and writes the frequent ones to
+``frequent/part-PPPPP.parquet``. A key's pairs all land in one partition, so no process holds
+every line's key and the counts do not depend on the partition count.
 """
 
 from __future__ import annotations
@@ -23,9 +29,18 @@ import polars as pl
 from pydantic import Field
 
 from corpusclean.dedup_key import normalized_key
-from corpusclean.steps.base import CorpusStep, StepOptions, StepResult
+from corpusclean.shuffle import partition_of, read_partition, write_partitioned
+from corpusclean.steps.base import (
+    CorpusStep,
+    ResolvePlan,
+    StepOptions,
+    StepResult,
+    run_plan_inline,
+)
 
 _SEED = 0x11E5
+#: A frequent line: its key and the first document (``_doc``) that has it (``keep: first``).
+FREQUENT_SCHEMA = {"key": pl.UInt64, "first_doc": pl.Int64}
 
 
 class LineDedupOptions(StepOptions):
@@ -48,6 +63,40 @@ def _lines(batch: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def map_lines(scan_part: Path, shuffle_dir: Path, partitions: int) -> None:
+    """Map task: split one scan part's ``key, _doc`` pairs by the key's partition."""
+    frame = pl.read_parquet(scan_part, columns=["key", "_doc"])
+    shuffle_dir.mkdir(parents=True, exist_ok=True)
+    partition = partition_of(frame.get_column("key").to_numpy(), partitions)
+    write_partitioned(frame, partition, partitions, shuffle_dir / f"{scan_part.stem}.arrow")
+
+
+def reduce_lines(
+    map_files: list[Path], p: int, frequent_dir: Path, min_count: int
+) -> dict[str, int]:
+    """Reduce task: the keys of partition ``p`` found in at least ``min_count`` documents.
+
+    The scan keeps one pair per (document, line key), so a key's rows count its documents.
+    Writes ``frequent_dir/part-PPPPP.parquet`` (``key, first_doc``, by key); returns the
+    partition's ``frequent_lines``, which add up because a key lives in one partition only."""
+    frame = read_partition(map_files, p)
+    frequent = pl.DataFrame(schema=FREQUENT_SCHEMA)
+    if frame is not None:
+        frequent = (
+            frame.group_by("key")
+            .agg(pl.len().alias("docs"), pl.col("_doc").min().alias("first_doc"))
+            .filter(pl.col("docs") >= min_count)
+            .select("key", "first_doc")
+            .sort("key")
+        )
+    frequent_dir.mkdir(parents=True, exist_ok=True)
+    out = frequent_dir / f"part-{p:05d}.parquet"
+    tmp = out.with_name(out.name + ".tmp")  # a retried task never leaves a half file
+    frequent.write_parquet(tmp)
+    tmp.replace(out)
+    return {"frequent_lines": frequent.height}
+
+
 class LineDedupStep(CorpusStep[LineDedupOptions]):
     name = "line_dedup"
     summary = "Remove lines found in at least min_count documents; reject emptied documents."
@@ -57,23 +106,31 @@ class LineDedupStep(CorpusStep[LineDedupOptions]):
         return _lines(batch).drop_nulls("key").select("key", "_doc").unique(maintain_order=True)
 
     def resolve(self, scan_parts: list[Path], state_dir: Path) -> dict[str, int]:
-        opts = self.options
-        frequent = pl.DataFrame(schema={"key": pl.UInt64, "first_doc": pl.Int64})
+        """The partitioned plan with one partition, run in this process."""
+        return run_plan_inline(self.resolve_stages(scan_parts, state_dir, 1))
+
+    def resolve_stages(
+        self, scan_parts: list[Path], state_dir: Path, partitions: int
+    ) -> ResolvePlan:
+        """Map each scan part into ``partitions`` line-key partitions, then count each one."""
+        if partitions < 1:
+            raise ValueError(f"partitions must be at least 1, not {partitions}")
+        shuffle_dir = state_dir / "shuffle"
         if scan_parts:
-            frequent = (
-                pl.scan_parquet(scan_parts)
-                .group_by("key")
-                .agg(pl.len().alias("docs"), pl.col("_doc").min().alias("first_doc"))
-                .filter(pl.col("docs") >= opts.min_count)
-                .select("key", "first_doc")
-                .sort("key")
-                .collect(engine="streaming")
-            )
-        frequent.write_parquet(state_dir / "frequent_lines.parquet")
-        return {"frequent_lines": frequent.height}
+            yield [(map_lines, (part, shuffle_dir, partitions)) for part in scan_parts]
+        map_files = [shuffle_dir / f"{part.stem}.arrow" for part in scan_parts]
+        frequent_dir = state_dir / "frequent"
+        min_count = self.options.min_count
+        results = yield [
+            (reduce_lines, (map_files, p, frequent_dir, min_count)) for p in range(partitions)
+        ]
+        return {"frequent_lines": sum(r["frequent_lines"] for r in results)}
 
     def load(self, state_dir: Path) -> None:
-        self._frequent = pl.read_parquet(state_dir / "frequent_lines.parquet")
+        """Every partition's frequent lines, sorted by key (one frame, whatever ``P`` was)."""
+        parts = sorted((state_dir / "frequent").glob("part-*.parquet"))
+        frequent = pl.read_parquet(parts) if parts else pl.DataFrame(schema=FREQUENT_SCHEMA)
+        self._frequent = frequent.sort("key")
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
