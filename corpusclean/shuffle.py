@@ -77,6 +77,17 @@ def write_partitioned(
     tmp.replace(path)
 
 
+def map_by_key(scan_part: Path, columns: list[str], shuffle_dir: Path, partitions: int) -> Path:
+    """Map task of a group-by on a uint64 ``key`` column: one scan part's ``columns`` split
+    by the key's partition into ``shuffle_dir/<part stem>.arrow`` (returned)."""
+    frame = pl.read_parquet(scan_part, columns=columns)
+    shuffle_dir.mkdir(parents=True, exist_ok=True)
+    target = shuffle_dir / f"{scan_part.stem}.arrow"
+    partition = partition_of(frame.get_column("key").to_numpy(), partitions)
+    write_partitioned(frame, partition, partitions, target)
+    return target
+
+
 def read_partition(paths: Sequence[Path], p: int) -> pl.DataFrame | None:
     """Batch ``p`` of every file in ``paths``, concatenated in file order (``None``: none)."""
     tables = []

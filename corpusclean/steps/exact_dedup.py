@@ -25,6 +25,7 @@ holds every document's key and the decision does not depend on the partition cou
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Literal
 
@@ -32,7 +33,7 @@ import polars as pl
 from pydantic import Field
 
 from corpusclean.dedup_key import normalized_key
-from corpusclean.shuffle import partition_of, read_partition, write_partitioned
+from corpusclean.shuffle import map_by_key, read_partition
 from corpusclean.steps.base import CorpusStep, ResolvePlan, StepOptions, run_plan_inline
 
 _SEED = 0x5EED
@@ -46,14 +47,6 @@ class ExactDedupOptions(StepOptions):
 
 #: What a reduce task writes: the rejected copies and the kept document they duplicate.
 DECISIONS_SCHEMA = {"_doc": pl.Int64, "detail": pl.String}
-
-
-def map_keys(scan_part: Path, shuffle_dir: Path, partitions: int) -> None:
-    """Map task: split one scan part's ``key, _doc, id`` rows by the key's partition."""
-    frame = pl.read_parquet(scan_part, columns=["key", "_doc", "id"])
-    shuffle_dir.mkdir(parents=True, exist_ok=True)
-    partition = partition_of(frame.get_column("key").to_numpy(), partitions)
-    write_partitioned(frame, partition, partitions, shuffle_dir / f"{scan_part.stem}.arrow")
 
 
 def reduce_keys(map_files: list[Path], p: int, decisions_dir: Path) -> dict[str, int]:
@@ -118,10 +111,14 @@ class ExactDedupStep(CorpusStep[ExactDedupOptions]):
             raise ValueError(f"partitions must be at least 1, not {partitions}")
         shuffle_dir = state_dir / "shuffle"
         if scan_parts:
-            yield [(map_keys, (part, shuffle_dir, partitions)) for part in scan_parts]
+            yield [
+                (map_by_key, (part, ["key", "_doc", "id"], shuffle_dir, partitions))
+                for part in scan_parts
+            ]
         map_files = [shuffle_dir / f"{part.stem}.arrow" for part in scan_parts]
         decisions_dir = state_dir / "decisions"
         results = yield [(reduce_keys, (map_files, p, decisions_dir)) for p in range(partitions)]
+        shutil.rmtree(shuffle_dir, ignore_errors=True)  # a copy of the scan: free the disk
         return {
             "duplicates": sum(r["duplicates"] for r in results),
             "groups": sum(r["groups"] for r in results),

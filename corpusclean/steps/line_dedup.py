@@ -22,6 +22,7 @@ every line's key and the counts do not depend on the partition count.
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Literal
 
@@ -29,7 +30,7 @@ import polars as pl
 from pydantic import Field
 
 from corpusclean.dedup_key import normalized_key
-from corpusclean.shuffle import partition_of, read_partition, write_partitioned
+from corpusclean.shuffle import map_by_key, read_partition
 from corpusclean.steps.base import (
     CorpusStep,
     ResolvePlan,
@@ -61,14 +62,6 @@ def _lines(batch: pl.DataFrame) -> pl.DataFrame:
     return exploded.with_columns(
         pl.when(norm.str.len_bytes() > 0).then(norm.hash(_SEED)).alias("key")
     )
-
-
-def map_lines(scan_part: Path, shuffle_dir: Path, partitions: int) -> None:
-    """Map task: split one scan part's ``key, _doc`` pairs by the key's partition."""
-    frame = pl.read_parquet(scan_part, columns=["key", "_doc"])
-    shuffle_dir.mkdir(parents=True, exist_ok=True)
-    partition = partition_of(frame.get_column("key").to_numpy(), partitions)
-    write_partitioned(frame, partition, partitions, shuffle_dir / f"{scan_part.stem}.arrow")
 
 
 def reduce_lines(
@@ -117,13 +110,17 @@ class LineDedupStep(CorpusStep[LineDedupOptions]):
             raise ValueError(f"partitions must be at least 1, not {partitions}")
         shuffle_dir = state_dir / "shuffle"
         if scan_parts:
-            yield [(map_lines, (part, shuffle_dir, partitions)) for part in scan_parts]
+            yield [
+                (map_by_key, (part, ["key", "_doc"], shuffle_dir, partitions))
+                for part in scan_parts
+            ]
         map_files = [shuffle_dir / f"{part.stem}.arrow" for part in scan_parts]
         frequent_dir = state_dir / "frequent"
         min_count = self.options.min_count
         results = yield [
             (reduce_lines, (map_files, p, frequent_dir, min_count)) for p in range(partitions)
         ]
+        shutil.rmtree(shuffle_dir, ignore_errors=True)  # a copy of the scan: free the disk
         return {"frequent_lines": sum(r["frequent_lines"] for r in results)}
 
     def load(self, state_dir: Path) -> None:
