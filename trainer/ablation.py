@@ -29,6 +29,11 @@ Each run is trained in chunks with ``pretrain(..., stop_after=k)`` / ``resume``,
 an uninterrupted run exactly, and scored after each chunk on the evaluation text and on a shared
 held-out slice: that gives learning curves, and an interrupted ablation continues where it
 stopped. A finished run whose inputs and settings hash to the same key is reused, not retrained.
+
+With ``--executor ray`` every unfinished (variant, seed) run is one Ray task (trainer/ray_runs.py):
+the same ``run_one`` with the same arguments and the same keys, writing into the same
+``OUT/runs`` folders, so a leave-one-out ablation spreads over a cluster's GPUs and gives the
+numbers of a local run, which tests/test_ablation_ray.py checks to the last bit.
 """
 
 from __future__ import annotations
@@ -40,7 +45,7 @@ import json
 import math
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -96,6 +101,8 @@ class AblationConfig:
     docs: dict[str, int] | None = None  # documents per variant, when the caller knows them
     extra: dict[str, Any] = field(default_factory=dict)  # caller's context, kept in the JSON
     quiet: bool = False
+    executor: str = "local"  # or "ray": each (variant, seed) run a Ray task (trainer/ray_runs.py)
+    address: str | None = None  # the Ray cluster; None starts a local instance
 
 
 # -- inputs -----------------------------------------------------------------------------------
@@ -275,14 +282,9 @@ def run_one(
     from trainer.config import PretrainConfig
     from trainer.pretrain import pretrain
 
-    run_dir = Path(cfg.out) / "runs" / safe_name(variant) / f"seed-{seed}"
+    run_dir = run_path(cfg, variant, seed)
     record_path = run_dir / RECORD
-    record: dict[str, Any] | None = None
-    if record_path.is_file():
-        try:
-            record = json.loads(record_path.read_text(encoding="utf-8"))
-        except ValueError:
-            record = None
+    record = _read_record(record_path)
     if record is not None and record.get("key") == key and record.get("finished"):
         say(f"{variant} seed {seed}: reusing the finished run in {run_dir}")
         record["reused"] = True
@@ -375,6 +377,27 @@ def run_one(
     return record
 
 
+def run_path(cfg: AblationConfig, variant: str, seed: int) -> Path:
+    """The folder of one (variant, seed) run: its record, training log and final model."""
+    return Path(cfg.out) / "runs" / safe_name(variant) / f"seed-{seed}"
+
+
+def _read_record(path: Path) -> dict[str, Any] | None:
+    """A run's record, or None when there is none or it is torn (then the run starts over)."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+
+
+def is_finished(cfg: AblationConfig, variant: str, seed: int, key: str) -> bool:
+    """True when the run's record says it finished with the same key (run_one reuses it)."""
+    record = _read_record(run_path(cfg, variant, seed) / RECORD)
+    return record is not None and record.get("key") == key and bool(record.get("finished"))
+
+
 def _ppl_fields(scores: dict[str, float]) -> dict[str, float]:
     return {f"{name}_ppl": value for name, value in scores.items()}
 
@@ -411,6 +434,8 @@ def run_key(
             "compile",
             "heldout",
             "eval_text",
+            "executor",
+            "address",
         )
     }
     blob = json.dumps(
@@ -463,7 +488,7 @@ def summarise(
             "shards": data["variants"][name]["shards"],
             "runs": {
                 str(s): {
-                    "dir": str(Path(cfg.out) / "runs" / safe_name(name) / f"seed-{s}"),
+                    "dir": str(run_path(cfg, name, s)),
                     "init_sha256": runs[name][s]["init_sha256"],
                     "train_seconds": runs[name][s]["train_seconds"],
                     "eval_seconds": runs[name][s]["eval_seconds"],
@@ -512,6 +537,101 @@ def summarise(
     }
 
 
+# -- on a Ray cluster ------------------------------------------------------------------------------
+
+
+def _say_nothing(message: str) -> None:
+    """A task's progress lines are the driver's to print (trainer/ray_runs.py)."""
+
+
+def run_one_task(
+    cfg: AblationConfig,
+    variant: str,
+    seed: int,
+    init: tuple[str, str],
+    key: str,
+    ids: dict[str, np.ndarray],
+) -> dict[str, Any]:
+    """run_one inside a Ray task: the same code, the same arguments, so the same numbers."""
+    from transformers.utils import logging
+
+    logging.disable_progress_bar()
+    return run_one(cfg, variant, seed, init, key, ids, _say_nothing)
+
+
+def _absolute(path: str | None) -> str | None:
+    """A path as every node sees it (a task's working folder is not the driver's)."""
+    return str(Path(path).resolve()) if path and Path(path).exists() else path
+
+
+def run_on_ray(
+    cfg: AblationConfig,
+    order: list[tuple[int, str]],
+    keys: dict[tuple[int, str], str],
+    inits: dict[int, tuple[str, str]],
+    ids: dict[str, np.ndarray],
+    say: Any,
+) -> dict[tuple[int, str], dict[str, Any]]:
+    """Every (seed, variant) run as one Ray task; finished runs are reused without Ray.
+
+    The tasks get the driver's configuration with its paths made absolute (the keys are the
+    driver's, computed before, so a run trained locally is reused by Ray and the other way
+    round) and write their records into the same ``OUT/runs`` folders as local runs. A CPU
+    task gets as many cores as this process has PyTorch threads, since the thread count
+    changes a CPU matmul's last digits (trainer/ray_runs.py): on a node of that size the
+    numbers are a local run's. On GPUs each task has one card, and its numbers are those of a
+    local run on that card as far as the card's kernels repeat themselves (CUDA's atomic-add
+    backward kernels, e.g. the embedding's, need not; not yet checked on a GPU here).
+    """
+    from trainer.ray_runs import run_jobs
+
+    records: dict[tuple[int, str], dict[str, Any]] = {}
+    todo = []
+    for seed, name in order:
+        if is_finished(cfg, name, seed, keys[seed, name]):
+            records[seed, name] = run_one(cfg, name, seed, inits[seed], keys[seed, name], ids, say)
+        else:
+            todo.append((seed, name))
+    if not todo:
+        return records
+    task_cfg = replace(
+        cfg,
+        out=str(Path(cfg.out).resolve()),
+        variants={name: str(_absolute(path)) for name, path in cfg.variants.items()},
+        teacher=_absolute(cfg.teacher),
+    )
+    where = cfg.address or "a local Ray instance"
+    say(f"ablation: {len(todo)} runs as Ray tasks on {where}")
+
+    def done(index: int, record: dict[str, Any]) -> None:
+        seed, name = todo[index]
+        ppl = record["points"][-1]["eval_ppl"]
+        say(f"{name} seed {seed}: finished in its Ray task, eval perplexity {ppl:.2f}")
+
+    results = run_jobs(
+        [
+            (
+                run_one_task,
+                (
+                    task_cfg,
+                    name,
+                    seed,
+                    (str(_absolute(inits[seed][0])), inits[seed][1]),
+                    keys[seed, name],
+                    ids,
+                ),
+            )
+            for seed, name in todo
+        ],
+        address=cfg.address,
+        gpus=cfg.device != "cpu",
+        cpus_per_job=torch.get_num_threads(),  # a local run's threads: its numbers exactly
+        on_done=done,
+    )
+    records.update(zip(todo, results, strict=True))
+    return records
+
+
 # -- the whole ablation ----------------------------------------------------------------------------
 
 
@@ -526,6 +646,12 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
     from transformers.utils import logging
 
     logging.disable_progress_bar()  # per-file save/load bars would drown the run's lines
+    if cfg.executor not in ("local", "ray"):
+        raise TrainerError(f"--executor {cfg.executor}: expected local or ray")
+    if cfg.executor == "ray":
+        from trainer.ray_runs import require_ray
+
+        require_ray()  # before any work: the message says how to install it
     data = check_variants(cfg)
     for c in cfg.comparisons or []:
         for name in (c.without, c.with_):
@@ -549,11 +675,18 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     inits = build_inits(cfg, first["vocab_size"], first["eos_id"])
+    order = [(seed, name) for seed in cfg.seeds for name in cfg.variants]  # seed-major
+    keys = {(s, name): run_key(cfg, data, name, inits[s][1], eval_sha) for s, name in order}
+    if cfg.executor == "ray":
+        records = run_on_ray(cfg, order, keys, inits, ids, say)
+    else:  # seed-major, one after another: an early stop still leaves complete pairs
+        records = {
+            (seed, name): run_one(cfg, name, seed, inits[seed], keys[seed, name], ids, say)
+            for seed, name in order
+        }
     runs: dict[str, dict[int, dict[str, Any]]] = {}
-    for seed in cfg.seeds:  # seed-major: an early stop still leaves complete pairs
-        for name in cfg.variants:
-            key = run_key(cfg, data, name, inits[seed][1], eval_sha)
-            runs.setdefault(name, {})[seed] = run_one(cfg, name, seed, inits[seed], key, ids, say)
+    for seed, name in order:
+        runs.setdefault(name, {})[seed] = records[seed, name]
     result = summarise(cfg, data, runs, inits)
     _write_json(out / "ablation.json", result)
     write_ablation_report(out, result)

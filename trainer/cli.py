@@ -345,6 +345,21 @@ def add_ablation_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     p.add_argument("--dtype", choices=("auto", "fp32", "bf16"), default="auto")
     p.add_argument("--compile", action="store_true", help="torch.compile each student")
+    where = p.add_argument_group("where the runs train")
+    where.add_argument(
+        "--executor",
+        choices=("local", "ray"),
+        default="local",
+        help="local: one run after another here (default); ray: every (variant, seed) run a "
+        "Ray task, one GPU each where the cluster has GPUs, with the same numbers as local "
+        "(needs the ray extra; OUT must be on a filesystem every node sees)",
+    )
+    where.add_argument(
+        "--address",
+        metavar="ADDR",
+        help="the Ray cluster (auto, HOST:6379, ray://HOST:10001); default: start a local "
+        "instance on this machine's cores",
+    )
     p.add_argument("--quiet", action="store_true")
 
 
@@ -354,6 +369,9 @@ def ablation_config(
     """An AblationConfig from the shared options plus what the caller decides."""
     from trainer.ablation import AblationConfig
 
+    executor, address = getattr(args, "executor", "local"), getattr(args, "address", None)
+    if address and executor != "ray":
+        raise TrainerError("--address names a Ray cluster: it needs --executor ray")
     return AblationConfig(
         variants=variants,
         eval_text=args.eval[0],
@@ -375,6 +393,8 @@ def ablation_config(
         dtype=args.dtype,
         compile=args.compile,
         quiet=args.quiet,
+        executor=executor,  # getattr: the demo sets no such option
+        address=address,
         **extra,
     )
 
