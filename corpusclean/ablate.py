@@ -76,6 +76,8 @@ def build_variant(
     workers: int,
     quiet: bool,
     tokenizer_sha: str | None,
+    executor: str = "local",
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Run (or reuse) one variant into ``out``; return its stats.json as a dict."""
     key = variant_key(rules, inputs, tokenizer_sha)
@@ -89,7 +91,13 @@ def build_variant(
         print(f"variant {name}: {len(rules.steps)} step(s) -> {out}", flush=True)
     key_file.unlink(missing_ok=True)
     config = engine.RunConfig(
-        rules=rules, inputs=list(inputs), output=out, workers=workers, quiet=quiet
+        rules=rules,
+        inputs=list(inputs),
+        output=out,
+        workers=workers,
+        quiet=quiet,
+        executor=executor,
+        address=address,
     )
     engine.run(config)
     key_file.write_text(key + "\n", encoding="utf-8")
@@ -103,8 +111,13 @@ def build_variants(
     leave_one_out: bool = False,
     workers: int = 0,
     quiet: bool = False,
+    executor: str = "local",
+    address: str | None = None,
 ) -> tuple[dict[str, Path], dict[str, dict[str, Any]]]:
     """Run every variant; return ``{name: shard dir}`` and ``{name: stats}``.
+
+    ``executor``/``address`` run the variants' cleaning where the training runs go
+    (:mod:`corpusclean.executors`); the variants' bytes do not depend on it.
 
     ``clean`` runs first with the rules' tokenizer settings (or :data:`DEFAULT_TOKENIZE`); its
     ``tokenizer.json`` then tokenizes the others, with the same validation fraction.
@@ -122,7 +135,15 @@ def build_variants(
         )
         directory = out / "variants" / (name.replace("-", "minus-", 1) if name[0] == "-" else name)
         stats[name] = build_variant(
-            name, variant_rules, inputs, directory, workers, quiet, tokenizer_sha
+            name,
+            variant_rules,
+            inputs,
+            directory,
+            workers,
+            quiet,
+            tokenizer_sha,
+            executor=executor,
+            address=address,
         )
         shards[name] = directory / "tokens"
         if name == "clean":

@@ -239,6 +239,8 @@ def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | 
         leave_one_out=args.leave_one_out,
         workers=args.workers,
         quiet=args.quiet,
+        executor=getattr(args, "executor", "local"),
+        address=getattr(args, "address", None),
     )
     comparisons = [Comparison("cleaning (every step)", without="raw", with_="clean")]
     comparisons += [
@@ -270,6 +272,7 @@ def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | 
 
 
 def _cmd_ablate(args: argparse.Namespace) -> int:
+    check_executor_options(args)
     start = time.perf_counter()
     report = ablate_rules(args, args.rules, args.input)
     print(f"ablation finished in {time.perf_counter() - start:.0f} s")
