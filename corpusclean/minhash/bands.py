@@ -3,8 +3,9 @@
 :func:`optimal_bands` is datasketch's ``MinHashLSH._optimal_param``; :func:`band_keys` reduces
 each band of a signature to a 64-bit key (a polynomial mod 2^64, then MurmurHash3's
 ``fmix64``, :mod:`corpusclean.hashing`) where datasketch compares the raw bytes;
-:func:`candidate_pairs` (Polars, long table) and :func:`band_candidate_pairs` (numpy, one band
-at a time) link each bucket's members to its smallest document. See :mod:`corpusclean.minhash`.
+:func:`candidate_pairs` (Polars, long table), :func:`band_candidate_pairs` (numpy, one band
+at a time) and :func:`bucket_pairs` (numpy, long rows of a hash partition of the buckets) link
+each bucket's members to its smallest document. See :mod:`corpusclean.minhash`.
 """
 
 from __future__ import annotations
@@ -181,3 +182,36 @@ def band_candidate_pairs(
     pair = np.sort(a * n + b)
     pair = pair[np.diff(pair, prepend=-1) != 0]
     return index[pair // n], index[pair % n]
+
+
+def bucket_pairs(
+    band: np.ndarray, key: np.ndarray, doc: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The candidate pairs of long-form band rows ``(band, key, doc)``, as
+    :func:`band_candidate_pairs` defines them: each ``(band, key)`` bucket's members linked to
+    its smallest ``doc``, pairs ``(a, b)`` with ``a < b``, not deduplicated (a pair found in
+    several bands comes once per band).
+
+    For a share of the buckets (a hash partition of the band table, :mod:`corpusclean.shuffle`):
+    since every bucket lies wholly in one partition, the union of the partitions' pairs is the
+    set :func:`band_candidate_pairs` returns for the whole table, whatever the partitioning.
+    One stable sort by key, then a stable (radix) sort by band, keeps each bucket's members in
+    ``doc`` order (rows are taken in ``doc`` order first when they do not come that way).
+    """
+    band = np.asarray(band)
+    key = np.asarray(key, dtype=np.uint64)
+    doc = np.asarray(doc, dtype=np.int64)
+    if not len(band) == len(key) == len(doc):
+        raise ValueError("band, key and doc must have the same length")
+    if len(doc) > 1 and not (doc[1:] >= doc[:-1]).all():
+        by_doc = np.argsort(doc, kind="stable")
+        band, key, doc = band[by_doc], key[by_doc], doc[by_doc]
+    order = np.argsort(key, kind="stable")
+    order = order[np.argsort(band[order], kind="stable")]
+    sorted_band, sorted_key = band[order], key[order]
+    head = np.ones(len(order), dtype=bool)
+    head[1:] = (sorted_key[1:] != sorted_key[:-1]) | (sorted_band[1:] != sorted_band[:-1])
+    del sorted_band, sorted_key
+    members = np.flatnonzero(~head)
+    first = np.maximum.accumulate(np.where(head, np.arange(len(order)), 0))  # bucket head
+    return doc[order[first[members]]], doc[order[members]]

@@ -14,14 +14,19 @@ How, in the engine's three corpus-wide phases:
   hash); the signature is cut into ``bands`` x ``rows`` (given, or derived from ``threshold``
   as datasketch's ``MinHashLSH`` derives them) and each band hashed to a 64-bit key. Spilled:
   ``_doc, id, band keys, signature`` (+ shingle hashes with ``verify: true``).
-- *resolve* (once): documents sharing a key in a band are candidates (a Polars group-by over
-  ``documents x bands`` rows, each bucket linked to its first member, so edges are linear in
-  the bucket size); with ``verify: true`` each candidate pair is kept only when the true
-  Jaccard similarity of its shingle sets reaches ``threshold``. ``cluster: union_find`` keeps
-  the first document (input order) of each connected component, as the issue and most peers
-  do; the default ``greedy`` drops a document only when it is linked to an earlier document
-  that is kept, which avoids chaining (A~B, B~C, A and C far apart: C survives) and raised
-  precision on ../shared/data's webmix (docs/dedup.md).
+- *resolve* (a plan of parallel tasks, :meth:`MinhashDedupStep.resolve_stages`): documents
+  sharing a key in a band are candidates, each bucket linked to its first member so that
+  edges are linear in the bucket size. The ``documents x bands`` rows are hash-partitioned by
+  ``(band, key)`` (every bucket in one partition), each partition's buckets give pairs, the
+  pairs are partitioned again by the pair (a pair found in several bands meets itself once);
+  with ``verify: true`` each pair partition keeps a pair only when the true Jaccard
+  similarity of its shingle sets reaches ``threshold``. One task clusters the graph of the
+  kept pairs (duplicates only, far smaller than the corpus): ``cluster: union_find`` keeps the
+  first document (input order) of each connected component, as the issue and most peers do;
+  the default ``greedy`` drops a document only when it is linked to an earlier document that
+  is kept, which avoids chaining (A~B, B~C, A and C far apart: C survives) and raised
+  precision on ../shared/data's webmix (docs/dedup.md). The decisions are the same, byte for
+  byte, for any partition count.
 - *apply*: the others are rejected with ``detail`` naming the survivor's id and the similarity
   to it (true Jaccard with ``verify``, else the signature estimate).
 """
@@ -40,7 +45,11 @@ import pyarrow as pa
 from pydantic import Field, model_validator
 
 from corpusclean import minhash
-from corpusclean.steps.base import CorpusStep, StepOptions
+from corpusclean.hashing import fmix64
+from corpusclean.io.numbering import doc_range, seq_of
+from corpusclean.minhash.bands import bucket_pairs
+from corpusclean.shuffle import partition_of, read_partition, write_partitioned
+from corpusclean.steps.base import CorpusStep, ResolvePlan, StepOptions, run_plan_inline
 
 
 class MinhashDedupOptions(StepOptions):
@@ -77,6 +86,21 @@ class MinhashDedupOptions(StepOptions):
         if self.verify:
             return minhash.optimal_bands(self.threshold, self.num_perm, 0.01, 0.99)
         return minhash.optimal_bands(self.threshold, self.num_perm)
+
+
+#: The decisions when nothing is a duplicate.
+_EMPTY_DECISIONS = pl.DataFrame(schema={"_doc": pl.Int64, "detail": pl.String})
+#: The edges the verify tasks write (``edges/``): a kept pair, ``a < b`` as ``_doc`` numbers;
+#: with ``verify`` also its Jaccard and what the cluster task needs of its ends.
+_EDGE_SCHEMA: dict[str, type[pl.DataType]] = {"a": pl.Int64, "b": pl.Int64}
+_VERIFIED_EDGE_SCHEMA: dict[str, type[pl.DataType]] = {
+    "jaccard": pl.Float64,
+    "a_id": pl.String,
+    "a_n": pl.Int64,
+    "a_fp": pl.UInt64,
+    "b_n": pl.Int64,
+    "b_fp": pl.UInt64,
+}
 
 
 def greedy_survivors(n: int, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -133,83 +157,79 @@ class MinhashDedupStep(CorpusStep[MinhashDedupOptions]):
         )
 
     def resolve(self, scan_parts: list[Path], state_dir: Path) -> dict[str, int]:
-        """Candidates from band collisions, optional verification, clusters, decisions.
+        """:meth:`resolve_stages` with one partition, its tasks run in this process."""
+        return run_plan_inline(self.resolve_stages(scan_parts, state_dir, 1))
 
-        Memory: the band table (documents x bands rows: what LSH must hold, MMDS ch. 3.4)
-        and, for the documents of candidate pairs only, their id, shingle count and
-        fingerprint (or signature without ``verify``). Texts are never read; shingles are
-        read per scan part, filtered to the documents a chunk of pairs needs, at most
-        ``VERIFY_BUDGET`` hashes at a time (:class:`_Verifier`).
+    def resolve_stages(
+        self, scan_parts: list[Path], state_dir: Path, partitions: int
+    ) -> ResolvePlan:
+        """Candidates from band collisions, optional verification, clusters, decisions: four
+        stages, the first three of ``partitions``-way parallel tasks (the MapReduce plan of
+        Leskovec et al., MMDS ch. 3.4 and 2.3; as datatrove's bucket and cluster stages).
+
+        What each holds (texts are never read; ``D`` documents, ``B`` bands, ``P`` partitions):
+
+        1. *map*, one task per scan part (:func:`_map_bands`): the part's ``(band, key, _doc)``
+           rows, written to ``bands/`` partitioned by ``(band, key)``: every bucket lies wholly
+           in one partition.
+        2. *buckets*, one task per partition (:func:`_partition_pairs`): ``D x B / P`` band rows
+           and their sort, the candidate pairs of its buckets (each member linked to its
+           bucket's first document, :func:`corpusclean.minhash.bands.bucket_pairs`), written to
+           ``pairs/`` partitioned by the pair, so that a pair found in buckets of several
+           partitions meets itself in one.
+        3. *verify*, one task per range of pair partitions, ``VERIFY_PAIRS`` pairs or more
+           each (:func:`_verify_pairs`): their distinct pairs, with ``verify`` the id, shingle
+           count and fingerprint of their documents and the :class:`_Verifier`'s chunks
+           (``VERIFY_BUDGET``); writes ``edges/``: the pairs kept, with their Jaccard.
+        4. *cluster*, one task (:func:`_cluster`): the candidate graph, far smaller than the
+           corpus (duplicates only), the ids of the survivors, and the signatures (without
+           ``verify``) or shingles (``union_find``'s pairs that were not verified) of the
+           documents it decides about; writes ``decisions.parquet``.
+
+        The driver holds the scan parts' names and counters. The pair set is a union over
+        buckets and each task's result is partition-free, so decisions and counters equal
+        those of ``partitions = 1`` (:meth:`resolve`), except ``verify_chunks``, summed over
+        the verify tasks: it depends on how many there are, which depends on ``partitions``
+        and the number of pairs, both only on the input.
         """
         opts = self.options
-        empty = pl.DataFrame(schema={"_doc": pl.Int64, "detail": pl.String})
         if not scan_parts:
-            empty.write_parquet(state_dir / "decisions.parquet")
+            _write_parquet(_EMPTY_DECISIONS, state_dir / "decisions.parquet")
             return {"candidate_pairs": 0, "duplicates": 0}
-        keys, key_docs, parts = _band_table(scan_parts)
-        pair_a, pair_b = minhash.band_candidate_pairs(keys, key_docs)
-        del keys, key_docs
-        counters = {"candidate_pairs": len(pair_a)}
-        if len(pair_a) == 0:
-            empty.write_parquet(state_dir / "decisions.parquet")
-            return {**counters, "verified_pairs": 0, "duplicates": 0, "clusters": 0}
-        involved = _sorted_unique(np.concatenate([pair_a, pair_b]))
-        columns = ["_doc", "id"] + (["n_shingles", "fingerprint"] if opts.verify else [])
-        payload = parts.read(involved, columns)
-        docs = payload.get_column("_doc").to_numpy()
-        a = np.searchsorted(docs, pair_a)
-        b = np.searchsorted(docs, pair_b)
-        del pair_a, pair_b, involved
-        verifier: _Verifier | None = None
-        jaccard = np.empty(0)
-        if opts.verify:
-            verifier = _Verifier(
-                parts,
-                docs,
-                payload.get_column("fingerprint").to_numpy(),
-                payload.get_column("n_shingles").to_numpy(),
-                state_dir,
-            )
-            jaccard = verifier.jaccard(a, b)
-            similar = jaccard >= opts.threshold
-            a, b, jaccard = a[similar], b[similar], jaccard[similar]
-            counters["verified_pairs"] = int(similar.sum())
-            counters["verified_identical"] = verifier.identical
-            counters["verify_chunks"] = verifier.chunks
-        if opts.cluster == "union_find":
-            roots = minhash.union_find(len(docs), (a, b))
-        else:
-            roots = greedy_survivors(len(docs), a, b)
-        dup = np.flatnonzero(roots != np.arange(len(docs)))
-        survivors = roots[dup]
-        if verifier is not None:
-            similarity = _edge_values(len(docs), a, b, jaccard, survivors, dup)
-            unknown = np.isnan(similarity)  # union_find: survivor and dup not a verified pair
-            if unknown.any():
-                similarity[unknown] = verifier.jaccard(survivors[unknown], dup[unknown])
-        else:
-            similarity = _estimated_similarity(parts, docs, survivors, dup)
-        ids = payload.get_column("id")
-        decisions = pl.DataFrame(
-            {
-                "_doc": docs[dup],
-                "survivor": ids.gather(survivors),
-                "similarity": similarity,
-            }
-        ).select(
-            "_doc",
-            pl.format(
-                "near-duplicate of {} ({}={})",
-                "survivor",
-                pl.lit("jaccard" if opts.verify else "estimated_jaccard"),
-                pl.col("similarity").round(3),
-            ).alias("detail"),
-        )
-        decisions.sort("_doc").write_parquet(state_dir / "decisions.parquet")
-        counters["duplicates"] = decisions.height
-        counters["clusters"] = int(_sorted_unique(survivors).size)
-        return counters
+        band_files = [state_dir / "bands" / f"{Path(part).stem}.arrow" for part in scan_parts]
+        yield [
+            (_map_bands, (part, out, partitions))
+            for part, out in zip(scan_parts, band_files, strict=True)
+        ]
+        pair_files = [state_dir / "pairs" / f"part-{p:05d}.arrow" for p in range(partitions)]
+        found = yield [
+            (_partition_pairs, (band_files, p, partitions, out)) for p, out in enumerate(pair_files)
+        ]
+        tasks = min(partitions, max(1, -(-sum(found) // VERIFY_PAIRS)))
+        bounds = [partitions * k // tasks for k in range(tasks + 1)]
+        edge_files = [state_dir / "edges" / f"part-{k:05d}.parquet" for k in range(tasks)]
+        verified = yield [
+            (_verify_pairs, (opts, pair_files, range(lo, hi), scan_parts, state_dir, out))
+            for lo, hi, out in zip(bounds[:-1], bounds[1:], edge_files, strict=True)
+        ]
+        counters = {"candidate_pairs": sum(r["candidate_pairs"] for r in verified)}
+        if counters["candidate_pairs"] == 0:
+            counters["verified_pairs"] = 0
+        elif opts.verify:
+            for name in ("verified_pairs", "verified_identical", "verify_chunks"):
+                counters[name] = sum(r[name] for r in verified)
+        (clustered,) = yield [
+            (_cluster, (opts, edge_files, scan_parts, state_dir, counters["candidate_pairs"]))
+        ]
+        return {**counters, **clustered}
 
+
+#: Fewest candidate pairs (as the bucket tasks count them) per verify task. A task reads the
+#: shingles of every scan part that holds one of its documents, which for pairs spread by
+#: hash is nearly every part, and a part's column is read whole to be filtered: each verify
+#: task costs about one read of the scan's shingles. Few pairs (duplicates are a small share
+#: of a corpus) thus go to one task, whatever ``partitions`` is; webmix's 4,697 to one.
+VERIFY_PAIRS = 1 << 20
 
 #: Most shingle hashes :class:`_Verifier` holds at once; more are verified in chunks of pairs,
 #: fed by one sweep over the scan parts (:meth:`_Verifier._spilled`). A chunk's peak is about
@@ -272,62 +292,248 @@ def _is_sorted(values: np.ndarray) -> bool:
     return len(values) < 2 or bool((values[1:] >= values[:-1]).all())
 
 
-def _band_table(scan_parts: list[Path]) -> tuple[np.ndarray, np.ndarray, _ScanParts]:
-    """The band keys ``(n, bands)`` and ``_doc`` numbers of every document with a shingle
-    (wordless documents share the empty signature and are never candidates), read part by
-    part into one preallocated table: 8 bytes per band and document, nothing else; and the
-    parts with their ``_doc`` ranges."""
-    sizes = [pl.scan_parquet(part).select(pl.len()).collect().item() for part in scan_parts]
-    total = sum(sizes)
-    keys: np.ndarray | None = None
-    docs = np.empty(total, dtype=np.int64)
-    first = np.full(len(scan_parts), np.iinfo(np.int64).max, dtype=np.int64)
-    last = np.full(len(scan_parts), np.iinfo(np.int64).min, dtype=np.int64)
-    filled = 0
-    for i, part in enumerate(scan_parts):
-        frame = pl.read_parquet(part, columns=["_doc", "n_shingles", "keys"])
-        if frame.height:
-            part_docs = frame.get_column("_doc")
-            first[i], last[i] = part_docs.min(), part_docs.max()
-        frame = frame.filter(pl.col("n_shingles") > 0)
-        if frame.height == 0:
-            continue
-        values = frame.get_column("keys").explode().to_numpy()
-        block = values.reshape(frame.height, -1)
-        if keys is None:
-            keys = np.empty((total, block.shape[1]), dtype=np.uint64)
-        keys[filled : filled + frame.height] = block
-        docs[filled : filled + frame.height] = frame.get_column("_doc").to_numpy()
-        filled += frame.height
-    parts = _ScanParts(scan_parts, first, last)
-    if keys is None:
-        return np.empty((0, 1), dtype=np.uint64), docs[:0], parts
-    keys, docs = keys[:filled], docs[:filled]
-    if filled > 1 and not (np.diff(docs) > 0).all():  # parts come in input order: never
-        order = np.argsort(docs, kind="stable")
-        keys, docs = keys[order], docs[order]
-    return keys, docs, parts
+def _scan_parts(paths: list[Path]) -> _ScanParts:
+    """The scan parts with the ``_doc`` range of each from its name (nothing read)."""
+    ranges = np.array([doc_range(seq_of(path)) for path in paths], dtype=np.int64)
+    return _ScanParts(list(paths), ranges[:, 0], ranges[:, 1])
+
+
+def _write_parquet(frame: pl.DataFrame, path: Path) -> None:
+    """Write to ``.tmp`` and rename: a retried task never sees a half-written file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    frame.write_parquet(tmp)
+    tmp.replace(path)
+
+
+def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct pairs ``(a, b)``, sorted by ``(a, b)``: ranked to dense numbers, so that
+    ``a * n + b`` fits int64 where the ``_doc`` numbers themselves would not."""
+    if len(a) == 0:
+        return a.astype(np.int64), b.astype(np.int64)
+    docs = _sorted_unique(np.concatenate([a, b]))
+    n = len(docs)
+    code = _sorted_unique(np.searchsorted(docs, a) * n + np.searchsorted(docs, b))
+    return docs[code // n], docs[code % n]
+
+
+def _read_docs(parts: _ScanParts, docs: np.ndarray, columns: list[str]) -> pl.DataFrame:
+    """The rows of the sorted ``_doc`` numbers ``docs``: every one must be in the scan."""
+    rows = parts.read(docs, ["_doc", *columns])
+    if rows.height != len(docs):
+        raise RuntimeError(f"{len(docs) - rows.height} documents missing from the scan parts")
+    return rows
+
+
+def _map_bands(part: Path, out: Path, partitions: int) -> int:
+    """Stage 1 (a scan part): the ``(band, key, _doc)`` rows of its documents that have a
+    shingle (wordless documents share the empty signature and are never candidates), in
+    ``_doc`` order, hash-partitioned by ``(band, key)`` into ``out``; returns the rows."""
+    frame = pl.read_parquet(part, columns=["_doc", "n_shingles", "keys"])
+    frame = frame.filter(pl.col("n_shingles") > 0)
+    n = frame.height
+    keys = frame.get_column("keys").explode().to_numpy().astype(np.uint64)
+    keys = keys.reshape(n, -1) if n else keys.reshape(0, 0)
+    bands = keys.shape[1]
+    partition = np.empty(keys.shape, dtype=np.int64)
+    for band in range(bands):  # the band salts the hash: a band's keys spread over partitions
+        partition[:, band] = partition_of(keys[:, band], partitions, salt=band)
+    rows = pl.DataFrame(
+        {
+            "band": np.tile(np.arange(bands, dtype=np.uint16), n),
+            "key": keys.ravel(),
+            "_doc": np.repeat(frame.get_column("_doc").to_numpy().astype(np.int64), bands),
+        },
+        schema={"band": pl.UInt16, "key": pl.UInt64, "_doc": pl.Int64},
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_partitioned(rows, partition.ravel(), partitions, out)
+    return rows.height
+
+
+def _partition_pairs(band_files: list[Path], p: int, partitions: int, out: Path) -> int:
+    """Stage 2 (band partition ``p``): the distinct candidate pairs of its buckets, ``a < b``
+    as ``_doc`` numbers, hash-partitioned by the pair into ``out``; returns their number."""
+    rows = read_partition(band_files, p)
+    if rows is None:
+        a = b = np.empty(0, dtype=np.int64)
+    else:
+        a, b = bucket_pairs(
+            rows.get_column("band").to_numpy(),
+            rows.get_column("key").to_numpy(),
+            rows.get_column("_doc").to_numpy(),
+        )
+        del rows
+        a, b = _unique_pairs(a, b)
+    pair_key = fmix64(a.astype(np.uint64)) ^ b.astype(np.uint64)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_partitioned(
+        pl.DataFrame({"a": a, "b": b}, schema={"a": pl.Int64, "b": pl.Int64}),
+        partition_of(pair_key, partitions),
+        partitions,
+        out,
+    )
+    return len(a)
+
+
+def _verify_pairs(
+    opts: MinhashDedupOptions,
+    pair_files: list[Path],
+    pair_partitions: range,
+    scan_parts: list[Path],
+    state_dir: Path,
+    out: Path,
+) -> dict[str, int]:
+    """Stage 3 (the pair partitions ``pair_partitions`` of the bucket tasks' ``pair_files``):
+    their distinct pairs, with ``verify`` only those whose exact Jaccard reaches the
+    threshold, written to ``out``; returns the counters of this share of the pairs.
+
+    With ``verify`` an edge also carries what the cluster task needs of its documents and
+    this task has read anyway, so that it reads the scan parts no more: ``a``'s id (every
+    survivor is the smaller end of an edge) and both ends' shingle count and fingerprint
+    (for ``union_find``'s pairs that were not verified)."""
+    found = [read_partition(pair_files, p) for p in pair_partitions]
+    rows = pl.concat([f for f in found if f is not None] or [pl.DataFrame(schema=_EDGE_SCHEMA)])
+    del found
+    a, b = _unique_pairs(rows.get_column("a").to_numpy(), rows.get_column("b").to_numpy())
+    del rows
+    counters = {"candidate_pairs": len(a)}
+    if not opts.verify:
+        _write_parquet(pl.DataFrame({"a": a, "b": b}, schema=_EDGE_SCHEMA), out)
+        return counters
+    schema = {**_EDGE_SCHEMA, **_VERIFIED_EDGE_SCHEMA}
+    edges = pl.DataFrame(schema=schema)
+    identical = chunks = 0
+    if len(a):
+        docs = _sorted_unique(np.concatenate([a, b]))
+        parts = _scan_parts(scan_parts)
+        payload = _read_docs(parts, docs, ["id", "n_shingles", "fingerprint"])
+        n = payload.get_column("n_shingles").to_numpy()
+        fingerprint = payload.get_column("fingerprint").to_numpy()
+        verifier = _Verifier(parts, docs, fingerprint, n, state_dir)
+        ia, ib = np.searchsorted(docs, a), np.searchsorted(docs, b)
+        jaccard = verifier.jaccard(ia, ib)
+        similar = np.flatnonzero(jaccard >= opts.threshold)
+        ia, ib = ia[similar], ib[similar]
+        identical, chunks = verifier.identical, verifier.chunks
+        edges = pl.DataFrame(
+            {
+                "a": a[similar],
+                "b": b[similar],
+                "jaccard": jaccard[similar],
+                "a_id": payload.get_column("id").gather(ia),
+                "a_n": n[ia],
+                "a_fp": fingerprint[ia],
+                "b_n": n[ib],
+                "b_fp": fingerprint[ib],
+            },
+            schema=schema,
+        )
+    _write_parquet(edges, out)
+    return {
+        **counters,
+        "verified_pairs": edges.height,
+        "verified_identical": identical,
+        "verify_chunks": chunks,
+    }
+
+
+def _cluster(
+    opts: MinhashDedupOptions,
+    edge_files: list[Path],
+    scan_parts: list[Path],
+    state_dir: Path,
+    candidates: int,
+) -> dict[str, int]:
+    """Stage 4 (one task): removes the shuffle's files; clusters over the graph of the kept
+    pairs, the similarity of each removed document to its survivor, ``decisions.parquet``
+    sorted by ``_doc``. Returns ``duplicates`` and ``clusters``.
+
+    Reads the scan parts only for what the edges do not carry: the shingles of
+    ``union_find``'s pairs that were not verified, or (without ``verify``) the survivors'
+    ids and signatures and the duplicates' signatures."""
+    for folder in ("bands", "pairs"):  # the shuffle's files, read no more; the edges stay
+        shutil.rmtree(state_dir / folder, ignore_errors=True)
+    decisions_path = state_dir / "decisions.parquet"
+    if candidates == 0:
+        _write_parquet(_EMPTY_DECISIONS, decisions_path)
+        return {"duplicates": 0, "clusters": 0}
+    edges = pl.read_parquet(edge_files)
+    a_doc = edges.get_column("a").to_numpy()
+    b_doc = edges.get_column("b").to_numpy()
+    docs = _sorted_unique(np.concatenate([a_doc, b_doc]))
+    a, b = np.searchsorted(docs, a_doc), np.searchsorted(docs, b_doc)
+    del a_doc, b_doc
+    if opts.cluster == "union_find":
+        roots = minhash.union_find(len(docs), (a, b))
+    else:
+        roots = greedy_survivors(len(docs), a, b)
+    dup = np.flatnonzero(roots != np.arange(len(docs)))
+    survivors = roots[dup]
+    kept = _sorted_unique(survivors)
+    parts = _scan_parts(scan_parts)
+    if opts.verify:
+        similarity = _edge_values(
+            len(docs), a, b, edges.get_column("jaccard").to_numpy(), survivors, dup
+        )
+        unknown = np.flatnonzero(np.isnan(similarity))  # union_find: not a verified pair
+        if len(unknown):
+            ends = np.concatenate([a, b])
+            n = np.empty(len(docs), dtype=np.int64)
+            n[ends] = np.concatenate([edges.get_column(c).to_numpy() for c in ("a_n", "b_n")])
+            fingerprint = np.empty(len(docs), dtype=np.uint64)
+            fingerprint[ends] = np.concatenate(
+                [edges.get_column(c).to_numpy() for c in ("a_fp", "b_fp")]
+            )
+            verifier = _Verifier(parts, docs, fingerprint, n, state_dir)
+            similarity[unknown] = verifier.jaccard(survivors[unknown], dup[unknown])
+        by_a = np.argsort(a, kind="stable")  # an edge of each survivor, which is its `a`
+        ids = edges.get_column("a_id").gather(by_a[np.searchsorted(a[by_a], kept)])
+    else:
+        kept_rows = _read_docs(parts, docs[kept], ["id", "sig"])
+        ids = kept_rows.get_column("id")
+        kept_sig = np.stack(kept_rows.get_column("sig").to_numpy())
+        del kept_rows
+        similarity = _estimated_similarity(parts, docs, survivors, dup, kept, kept_sig)
+    decisions = pl.DataFrame(
+        {
+            "_doc": docs[dup],
+            "survivor": ids.gather(np.searchsorted(kept, survivors)),
+            "similarity": similarity,
+        }
+    ).select(
+        "_doc",
+        pl.format(
+            "near-duplicate of {} ({}={})",
+            "survivor",
+            pl.lit("jaccard" if opts.verify else "estimated_jaccard"),
+            pl.col("similarity").round(3),
+        ).alias("detail"),
+    )
+    _write_parquet(decisions.sort("_doc"), decisions_path)
+    return {"duplicates": decisions.height, "clusters": int(kept.size)}
 
 
 def _estimated_similarity(
-    parts: _ScanParts, docs: np.ndarray, survivors: np.ndarray, dup: np.ndarray
+    parts: _ScanParts,
+    docs: np.ndarray,
+    survivors: np.ndarray,
+    dup: np.ndarray,
+    kept: np.ndarray,
+    kept_sig: np.ndarray,
 ) -> np.ndarray:
     """Signature estimate of the Jaccard similarity of each ``dup`` to its survivor (the
-    fraction of equal MinHash values, Broder 1997), holding only the survivors' signatures:
-    the duplicates' are read part by part."""
+    fraction of equal MinHash values, Broder 1997), given the signatures ``kept_sig`` of the
+    survivors ``kept`` (sorted): the duplicates' are read part by part."""
     out = np.empty(len(dup), dtype=np.float64)
     if len(dup) == 0:
         return out
-    kept = _sorted_unique(survivors)
-    kept_sig = parts.read(docs[kept], ["_doc", "sig"]).get_column("sig")
-    kept_matrix = np.stack(kept_sig.to_numpy())
-    del kept_sig
     order = np.argsort(docs[dup])
     dup_docs = docs[dup][order]
     for rows in parts.each(dup_docs, ["_doc", "sig"]):
         sig = np.stack(rows.get_column("sig").to_numpy())
         at = order[np.searchsorted(dup_docs, rows.get_column("_doc").to_numpy())]
-        own = kept_matrix[np.searchsorted(kept, survivors[at])]
+        own = kept_sig[np.searchsorted(kept, survivors[at])]
         out[at] = (own == sig).mean(axis=1)
     return out
 
