@@ -23,6 +23,7 @@ STAGES = ("corpusclean.io", "corpusclean.steps", "corpusclean.minhash")
 DRIVERS = (
     "corpusclean.engine",
     "corpusclean.worker",
+    "corpusclean.executors",
     "corpusclean.cli",
     "corpusclean.rules",
     "corpusclean.ablate",
