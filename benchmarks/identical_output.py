@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -81,16 +82,19 @@ def corpusclean(tree: Path, cache: Path, args: list[str], log: Path) -> None:
 
 
 def digests(folder: Path) -> dict[str, str]:
-    """sha256 of every compared file under ``folder``, by relative path."""
+    """sha256 of every compared file under ``folder``, keyed by its folder and its place in
+    name order (and a later pass's ``-pK``), not by its name: issue 12 renamed the parts
+    (``part-000042`` -> ``part-0000003-0000042``, file and batch), in the same order."""
     result: dict[str, str] = {}
     for name in COMPARED:
         path = folder / name
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
-        for file in files:
-            if file.is_file():
-                result[str(file.relative_to(folder))] = hashlib.sha256(
-                    file.read_bytes()
-                ).hexdigest()
+        for index, file in enumerate(f for f in files if f.is_file()):
+            later = re.search(r"-p\d+\.parquet$", file.name)
+            key = name if file == path else f"{name}/#{index:06d}{later.group(0) if later else ''}"
+            if file.name in ("manifest.json", "train.bin", "val.bin"):
+                key = str(file.relative_to(folder))
+            result[key] = hashlib.sha256(file.read_bytes()).hexdigest()
     return result
 
 

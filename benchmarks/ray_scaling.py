@@ -50,6 +50,7 @@ class Measured:
     seconds: float = 0.0
     driver_rss: int = 0  # bytes: the peak of the driver process alone
     task_rss: int = 0  # bytes: the peak of the largest task process
+    task_name: str = ""  # what that process was running at its peak (Ray: the task's function)
     tree_rss: int = 0  # bytes: the peak sum over the whole process tree
 
 
@@ -81,19 +82,22 @@ def _rss(pid: int) -> int:
         return 0
 
 
-def _is_task_process(pid: int, driver: int) -> bool:
-    """A Ray worker (its title is ``ray::<task>`` or ``ray::IDLE``) or a local pool worker (a
-    child of the driver that is not part of Ray's own services)."""
+def _task_name(pid: int, driver: int) -> str | None:
+    """What a task process runs: a Ray worker's title is ``ray::<task function>`` (or
+    ``ray::IDLE``; Ray's ``ray::DashboardAgent`` and ``ray::RuntimeEnvAgent`` are not tasks); a local pool worker is a child of the driver run by multiprocessing
+    (``pool worker``). None for anything else (the driver, Ray's own services)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read()
         with open(f"/proc/{pid}/stat") as f:
             parent = int(f.read().rsplit(")", 1)[1].split()[1])
     except (OSError, IndexError, ValueError):
-        return False
+        return None
     if cmdline.startswith(b"ray::"):
-        return True
-    return parent == driver and b"multiprocessing" in cmdline
+        title = cmdline.split(b"\0")[0].decode(errors="replace").split()[0]
+        # our tasks are functions (snake_case) or IDLE; Ray's agents are CamelCase classes
+        return title if title == "ray::IDLE" or not title[5:6].isupper() else None
+    return "pool worker" if parent == driver and b"multiprocessing" in cmdline else None
 
 
 def run_measured(command: list[str], log: Path) -> Measured:
@@ -110,8 +114,10 @@ def run_measured(command: list[str], log: Path) -> Measured:
                 sizes = {pid: _rss(pid) for pid in pids}
                 measured.driver_rss = max(measured.driver_rss, sizes.get(proc.pid, 0))
                 measured.tree_rss = max(measured.tree_rss, sum(sizes.values()))
-                tasks = [s for pid, s in sizes.items() if _is_task_process(pid, proc.pid)]
-                measured.task_rss = max(measured.task_rss, max(tasks, default=0))
+                for pid, size in sizes.items():
+                    name = _task_name(pid, proc.pid) if size > measured.task_rss else None
+                    if name is not None:
+                        measured.task_rss, measured.task_name = size, name
                 done.wait(0.05)
 
         sampler = threading.Thread(target=sample, daemon=True)
@@ -223,6 +229,7 @@ def memory_scaling(work: Path, inputs: list[Path], scales: list[int], workers: i
                 "seconds": round(measured.seconds, 2),
                 "driver_mb": round(measured.driver_rss / 1e6),
                 "task_mb": round(measured.task_rss / 1e6),
+                "task": measured.task_name,
                 "tree_mb": round(measured.tree_rss / 1e6),
                 "duplicates": stats["steps"][0]["counters"].get("duplicates"),
             }
@@ -249,7 +256,7 @@ def model(compare: list[dict], scaling: list[dict]) -> dict[str, Any]:
     if len(ray_rows) >= 2:
         lo, hi = ray_rows[0], ray_rows[-1]
         out["driver_growth_1x_to_max"] = round(hi["driver_mb"] / lo["driver_mb"] - 1, 3)
-        out["task_bytes_per_doc_at_max"] = round(hi["task_mb"] * 1e6 / hi["docs"])
+        out["largest_task"] = {f"x{r['scale']}": f"{r['task_mb']} MB {r['task']}" for r in ray_rows}
     return out
 
 
@@ -288,7 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"minhash_dedup x{row['scale']:<3} {row['executor']:<5} {row['docs']:>9,} docs "
             f"{row['seconds']:7.1f} s  driver {row['driver_mb']:5} MB  largest task "
-            f"{row['task_mb']:5} MB  tree {row['tree_mb']:5} MB"
+            f"{row['task_mb']:5} MB ({row['task']})  tree {row['tree_mb']:5} MB"
         )
     print(json.dumps(result["model"], indent=2))
     if args.json:

@@ -159,7 +159,9 @@ def test_two_node_cluster_gives_the_local_bytes(
 
 
 def _busy_ray_workers() -> list[int]:
-    """Pids of Ray worker processes running one of our tasks (title ``ray::call_task``)."""
+    """Pids of Ray worker processes cleaning a batch or a file (a worker's title is ``ray::``
+    and the task's function: ``ray::process_split``, ``ray::process_part``; Ray's own agents
+    are ``ray::`` too, and must be left alone)."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -167,7 +169,7 @@ def _busy_ray_workers() -> list[int]:
                 cmdline = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if cmdline.startswith(b"ray::call_task"):
+            if cmdline.startswith(b"ray::process_"):
                 pids.append(int(entry.name))
     return pids
 

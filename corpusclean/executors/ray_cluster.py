@@ -89,7 +89,9 @@ class RayExecutor:
     def run(self, tasks: Iterable[Task], setup: Setup | None = None) -> Iterator[Any]:
         in_flight: deque[Any] = deque()
         for function, args in tasks:
-            in_flight.append(self._remote.remote(setup, function, args))
+            # named after the function: ``ray::process_split`` in ps, Ray's state API, logs
+            task = self._remote.options(name=function.__name__)
+            in_flight.append(task.remote(setup, function, args))
             while len(in_flight) >= 2 * self.workers:
                 yield self._get(in_flight.popleft())
         while in_flight:
