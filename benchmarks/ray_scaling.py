@@ -84,8 +84,9 @@ def _rss(pid: int) -> int:
 
 def _task_name(pid: int, driver: int) -> str | None:
     """What a task process runs: a Ray worker's title is ``ray::<task function>`` (or
-    ``ray::IDLE``; Ray's ``ray::DashboardAgent`` and ``ray::RuntimeEnvAgent`` are not tasks); a local pool worker is a child of the driver run by multiprocessing
-    (``pool worker``). None for anything else (the driver, Ray's own services)."""
+    ``ray::IDLE``; Ray's ``ray::DashboardAgent`` and ``ray::RuntimeEnvAgent`` are not tasks);
+    a local pool worker is a child of the driver run by multiprocessing (``pool worker``).
+    None for anything else (the driver, Ray's own services)."""
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             cmdline = f.read()
