@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -40,6 +39,10 @@ from typing import Any
 import polars as pl
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from dedup import _descendants, _rss  # noqa: E402  (the process-tree sampler dedup.py uses)
+
 WEBMIX = ROOT.parent / "shared" / "data" / "webmix"
 RULES = ROOT / "rules" / "openwebtext.yaml"
 RUN_FIELDS = {"seconds", "workers", "executor"}
@@ -52,34 +55,6 @@ class Measured:
     task_rss: int = 0  # bytes: the peak of the largest task process
     task_name: str = ""  # what that process was running at its peak (Ray: the task's function)
     tree_rss: int = 0  # bytes: the peak sum over the whole process tree
-
-
-def _children(pid: int) -> list[int]:
-    found = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                found.extend(int(c) for c in f.read().split())
-    except OSError:
-        pass
-    return found
-
-
-def _tree(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        current = todo.pop()
-        out.append(current)
-        todo.extend(_children(current))
-    return out
-
-
-def _rss(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, IndexError, ValueError):
-        return 0
 
 
 def _task_name(pid: int, driver: int) -> str | None:
@@ -111,7 +86,7 @@ def run_measured(command: list[str], log: Path) -> Measured:
 
         def sample() -> None:
             while not done.is_set():
-                pids = _tree(proc.pid)
+                pids = _descendants(proc.pid)
                 sizes = {pid: _rss(pid) for pid in pids}
                 measured.driver_rss = max(measured.driver_rss, sizes.get(proc.pid, 0))
                 measured.tree_rss = max(measured.tree_rss, sum(sizes.values()))

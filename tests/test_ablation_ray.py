@@ -20,25 +20,13 @@ import torch
 
 from corpusclean.cli import main as corpusclean_main
 from corpusclean.sample import write_eval_text, write_sample
+from tests.test_ablation import MODEL, RULES_TEXT
 from trainer.cli import main as trainer_main
 from trainer.device import resolve_device
 from trainer.errors import TrainerError
 from trainer.ray_runs import RAY_MISSING, run_jobs
 
 ray = pytest.importorskip("ray")
-
-RULES_TEXT = """\
-version: 1
-name: small
-steps:
-  - length: {min_words: 50}
-  - exact_dedup: {}
-tokenize:
-  tokenizer: {train: {vocab_size: 400}}
-  val_fraction: 0.1
-"""
-
-MODEL = {"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64}
 
 
 def _without_timings(value: Any) -> Any:
