@@ -101,3 +101,20 @@ def read_partition(paths: Sequence[Path], p: int) -> pl.DataFrame | None:
     frame = pl.from_arrow(pa.concat_tables(tables))
     assert isinstance(frame, pl.DataFrame)
     return frame
+
+
+def write_batches(tables: Sequence[pa.Table], schema: pa.Schema, path: Path) -> None:
+    """Write ``tables`` as an IPC file of exactly ``len(tables)`` batches, batch k = ``tables[k]``
+    (possibly empty), each of ``schema``; read back with :func:`read_partition`.
+
+    The map side of a shuffle-join, where a row may go to several partitions (a document's
+    shingles to every verify task whose pairs hold it), which :func:`write_partitioned`'s one
+    partition per row cannot say. Written to ``.tmp`` and renamed, as there."""
+    tmp = path.with_name(path.name + ".tmp")
+    with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_file(sink, schema) as writer:
+        for table in tables:
+            batches = table.combine_chunks().to_batches()
+            writer.write_batch(
+                batches[0] if batches else pa.RecordBatch.from_pylist([], schema=schema)
+            )
+    tmp.replace(path)

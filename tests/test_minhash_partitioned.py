@@ -19,12 +19,13 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 import pytest
 
 from corpusclean import minhash
 from corpusclean.io.numbering import batch_seq, part_stem
 from corpusclean.minhash.bands import bucket_pairs
-from corpusclean.shuffle import partition_of
+from corpusclean.shuffle import partition_of, read_partition, write_batches
 from corpusclean.steps import minhash_dedup
 from corpusclean.steps.base import ResolvePlan
 from corpusclean.steps.minhash_dedup import (
@@ -278,13 +279,19 @@ def _plan(
     folder.mkdir(parents=True)
     plan = MinhashDedupStep(opts).resolve_stages(parts, folder, partitions)
     counters, sizes = _run_pickled(plan)
-    assert not (folder / "bands").exists() and not (folder / "pairs").exists()
+    assert not any((folder / name).exists() for name in ("bands", "pairs", "join"))
     assert not list(folder.glob("verify-*")) and not list(folder.rglob("*.tmp"))
     return counters, (folder / "decisions.parquet").read_bytes(), sizes
 
 
 def _without_chunks(counters: dict[str, int]) -> dict[str, int]:
     return {k: v for k, v in counters.items() if k != "verify_chunks"}
+
+
+def _stages(parts: int, partitions: int, tasks: int, verify: bool) -> list[int]:
+    """The plan's stage sizes: map, buckets, [join needs, join map,] verify, cluster."""
+    join = [tasks, parts] if verify and tasks > 1 else []
+    return [parts, partitions, *join, tasks, 1]
 
 
 # --- the tests ------------------------------------------------------------------------------
@@ -318,7 +325,7 @@ def test_plan_equals_the_single_process_resolve(
             assert list(_without_chunks(counters)) == list(_without_chunks(ref_counters))
             assert _without_chunks(counters) == _without_chunks(ref_counters)
             tasks = 1 if pairs_per_task > 1000 else partitions
-            assert sizes == [len(parts), partitions, tasks, 1]
+            assert sizes == _stages(len(parts), partitions, tasks, verify)
             if verify:  # one chunk per verify task (each has some work here)
                 assert counters["verify_chunks"] == tasks
     if verify and cluster == "union_find":  # a chain's end, verified against its root only
@@ -410,7 +417,84 @@ def test_plan_runs_in_spawned_processes(scans, tmp_path: Path, monkeypatch) -> N
             counters = done.value
     assert (state / "decisions.parquet").read_bytes() == ref_bytes
     assert _without_chunks(counters) == _without_chunks(ref_counters)
-    assert sizes == [len(parts), 5, 5, 1]
+    assert sizes == _stages(len(parts), 5, 5, True)
+
+
+@pytest.mark.parametrize("budget", [None, 400])
+@pytest.mark.parametrize("pairs_per_task", [3, None])
+def test_verify_reads_each_scan_part_once(scans, tmp_path, monkeypatch, pairs_per_task, budget):
+    """The verify phase reads each scan part's shingles once, however many verify tasks (7:
+    the shuffle-join; 1: the direct read) and chunks (a budget of a few documents: several
+    per task). Counted at :func:`minhash_dedup._read_scan`, through which every read of a
+    scan part in the plan goes; the join's verify tasks read no scan part at all."""
+    if pairs_per_task is not None:
+        monkeypatch.setattr(minhash_dedup, "VERIFY_PAIRS", pairs_per_task)
+    if budget is not None:
+        monkeypatch.setattr(minhash_dedup, "VERIFY_BUDGET", budget)
+    opts = MinhashDedupOptions(verify=True)  # greedy: the cluster task reads no shingles
+    parts = scans["fast", True, None]
+    _, ref_bytes = _reference(opts, parts, tmp_path / "ref")
+    reads: list[tuple[int, str, tuple[str, ...]]] = []  # (stage, part, columns)
+    stage_now = -1
+    read_scan = minhash_dedup._read_scan
+
+    def recorded(path: Path, columns: list[str], docs: np.ndarray | None = None) -> pl.DataFrame:
+        reads.append((stage_now, Path(path).name, tuple(columns)))
+        return read_scan(path, columns, docs)
+
+    monkeypatch.setattr(minhash_dedup, "_read_scan", recorded)
+    state = tmp_path / "plan"
+    state.mkdir()
+    plan = MinhashDedupStep(opts).resolve_stages(parts, state, 7)
+    results: list[Any] | None = None
+    sizes: list[int] = []
+    try:
+        while True:
+            stage = plan.send(results)  # type: ignore[arg-type]
+            stage_now, results = len(sizes), []
+            sizes.append(len(stage))
+            for task in stage:
+                function, args = pickle.loads(pickle.dumps(task))
+                results.append(function(*args))
+    except StopIteration as done:
+        counters = done.value
+    assert (state / "decisions.parquet").read_bytes() == ref_bytes
+    tasks = 7 if pairs_per_task is not None else 1
+    assert sizes == _stages(len(parts), 7, tasks, True)
+    if budget is not None:
+        assert counters["verify_chunks"] > 2 * tasks
+    keys, key_docs, _ = _band_table(parts)
+    a, b = minhash.band_candidate_pairs(keys, key_docs)
+    holding = {f"{part_stem(int(doc) >> 20)}.parquet" for doc in np.concatenate([a, b])}
+    by_part: dict[str, list[int]] = {}  # the stages that read a part's shingles
+    for stage, name, columns in reads:
+        if "shingles" in columns:
+            by_part.setdefault(name, []).append(stage)
+    assert all(len(stages) == 1 for stages in by_part.values()), by_part
+    assert {s for stages in by_part.values() for s in stages} == {3 if tasks > 1 else 2}
+    assert set(by_part) <= holding and len(by_part) > len(parts) // 2
+    if tasks > 1:
+        assert set(by_part) == holding  # the map reads a part iff a task needs its rows
+        assert not [r for r in reads if r[0] in (2, 4)]  # needs and verify: no scan read
+        assert {r[1] for r in reads if r[0] == 3} == holding
+
+
+def test_write_batches_a_row_in_several_batches(tmp_path: Path) -> None:
+    """:func:`write_batches`: exactly one batch per table, empty ones included, a row in as
+    many as hold it; :func:`read_partition` gives batch k of each file in file order."""
+    frame = pl.DataFrame({"_doc": [1, 2, 3], "shingles": [[1, 2], [3], []]})
+    table = frame.to_arrow()
+    wanted = [[0, 2], [], [0, 1, 2], [1]]
+    paths = [tmp_path / "first.arrow", tmp_path / "second.arrow"]
+    for path in paths:
+        write_batches([table.take(np.array(r, dtype=np.int64)) for r in wanted], table.schema, path)
+        assert pa.ipc.open_file(str(path)).num_record_batches == len(wanted)
+    assert not list(tmp_path.glob("*.tmp"))
+    assert read_partition(paths, 1) is None
+    for k, rows in enumerate(wanted):
+        got = read_partition(paths, k)
+        if rows:
+            assert got is not None and got.equals(pl.concat([frame[rows], frame[rows]]))
 
 
 @pytest.mark.parametrize("partitions", [1, 2, 7])

@@ -48,7 +48,7 @@ from corpusclean import minhash
 from corpusclean.hashing import fmix64
 from corpusclean.io.numbering import doc_range, seq_of
 from corpusclean.minhash.bands import bucket_pairs
-from corpusclean.shuffle import partition_of, read_partition, write_partitioned
+from corpusclean.shuffle import partition_of, read_partition, write_batches, write_partitioned
 from corpusclean.steps.base import CorpusStep, ResolvePlan, StepOptions, run_plan_inline
 
 
@@ -180,17 +180,27 @@ class MinhashDedupStep(CorpusStep[MinhashDedupOptions]):
         3. *verify*, one task per range of pair partitions, ``VERIFY_PAIRS`` pairs or more
            each (:func:`_verify_pairs`): their distinct pairs, with ``verify`` the id, shingle
            count and fingerprint of their documents and the :class:`_Verifier`'s chunks
-           (``VERIFY_BUDGET``); writes ``edges/``: the pairs kept, with their Jaccard.
+           (``VERIFY_BUDGET``); writes ``edges/``: the pairs kept, with their Jaccard. One task
+           reads its documents' rows from the scan parts directly (each part once). Several
+           get them by a shuffle-join (the reduce-side join of MapReduce, Dean & Ghemawat
+           2004; MMDS ch. 2.3.7), so that the scan's shingles are read once, not once per
+           task: (a) one task per verify task (:func:`_task_needs`) writes its distinct pairs
+           and the sorted ``_doc`` numbers they hold to ``join/``; (b) one map task per scan
+           part (:func:`_map_rows`) reads the part's rows once and writes, for every verify
+           task, the rows it needs (the part's share of the task's numbers, found from the
+           part's ``_doc`` range without reading the lists whole) as batch ``k`` of an IPC
+           file; (c) verify task ``k`` (:func:`_verify_joined`) reads batch ``k`` of every map
+           file, memory-mapped, only the rows of each chunk it verifies.
         4. *cluster*, one task (:func:`_cluster`): the candidate graph, far smaller than the
            corpus (duplicates only), the ids of the survivors, and the signatures (without
            ``verify``) or shingles (``union_find``'s pairs that were not verified) of the
            documents it decides about; writes ``decisions.parquet``.
 
-        The driver holds the scan parts' names and counters. The pair set is a union over
-        buckets and each task's result is partition-free, so decisions and counters equal
-        those of ``partitions = 1`` (:meth:`resolve`), except ``verify_chunks``, summed over
-        the verify tasks: it depends on how many there are, which depends on ``partitions``
-        and the number of pairs, both only on the input.
+        The driver holds the scan parts' names and counters, never a per-document array. The
+        pair set is a union over buckets and each task's result is partition-free, so
+        decisions and counters equal those of ``partitions = 1`` (:meth:`resolve`), except
+        ``verify_chunks``, summed over the verify tasks: it depends on how many there are,
+        which depends on ``partitions`` and the number of pairs, both only on the input.
         """
         opts = self.options
         if not scan_parts:
@@ -207,11 +217,30 @@ class MinhashDedupStep(CorpusStep[MinhashDedupOptions]):
         ]
         tasks = min(partitions, max(1, -(-sum(found) // VERIFY_PAIRS)))
         bounds = [partitions * k // tasks for k in range(tasks + 1)]
+        ranges = [range(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)]
         edge_files = [state_dir / "edges" / f"part-{k:05d}.parquet" for k in range(tasks)]
-        verified = yield [
-            (_verify_pairs, (opts, pair_files, range(lo, hi), scan_parts, state_dir, out))
-            for lo, hi, out in zip(bounds[:-1], bounds[1:], edge_files, strict=True)
-        ]
+        if opts.verify and tasks > 1:  # the shuffle-join: each scan part read once
+            join = state_dir / "join"
+            task_pairs = [join / "pairs" / f"task-{k:05d}.parquet" for k in range(tasks)]
+            needs = [join / "needs" / f"task-{k:05d}.npy" for k in range(tasks)]
+            yield [
+                (_task_needs, (pair_files, r, pairs_out, needs_out))
+                for r, pairs_out, needs_out in zip(ranges, task_pairs, needs, strict=True)
+            ]
+            row_files = [join / "rows" / f"{Path(part).stem}.arrow" for part in scan_parts]
+            yield [
+                (_map_rows, (part, needs, out))
+                for part, out in zip(scan_parts, row_files, strict=True)
+            ]
+            verified = yield [
+                (_verify_joined, (opts, pairs, row_files, k, state_dir, out))
+                for k, (pairs, out) in enumerate(zip(task_pairs, edge_files, strict=True))
+            ]
+        else:
+            verified = yield [
+                (_verify_pairs, (opts, pair_files, r, scan_parts, state_dir, out))
+                for r, out in zip(ranges, edge_files, strict=True)
+            ]
         counters = {"candidate_pairs": sum(r["candidate_pairs"] for r in verified)}
         if counters["candidate_pairs"] == 0:
             counters["verified_pairs"] = 0
@@ -224,11 +253,13 @@ class MinhashDedupStep(CorpusStep[MinhashDedupOptions]):
         return {**counters, **clustered}
 
 
-#: Fewest candidate pairs (as the bucket tasks count them) per verify task. A task reads the
-#: shingles of every scan part that holds one of its documents, which for pairs spread by
-#: hash is nearly every part, and a part's column is read whole to be filtered: each verify
-#: task costs about one read of the scan's shingles. Few pairs (duplicates are a small share
-#: of a corpus) thus go to one task, whatever ``partitions`` is; webmix's 4,697 to one.
+#: Fewest candidate pairs (as the bucket tasks count them) per verify task. One task reads its
+#: documents' rows from the scan parts directly, each part once; several need the shuffle-join
+#: (:meth:`MinhashDedupStep.resolve_stages`, stage 3): a map stage that reads every part once
+#: and writes the rows the tasks need, which the tasks read again. Few pairs (duplicates are a
+#: small share of a corpus) thus go to one task, whatever ``partitions`` is; webmix's 4,697 to
+#: one. Before the join every task read the scan's shingles (nearly every part holds one of a
+#: task's documents, and a part's column is read whole to be filtered): tasks x corpus.
 VERIFY_PAIRS = 1 << 20
 
 #: Most shingle hashes :class:`_Verifier` holds at once; more are verified in chunks of pairs,
@@ -247,45 +278,97 @@ def _sorted_unique(values: np.ndarray) -> np.ndarray:
     return values[np.diff(values, prepend=values[:1] - 1) != 0] if len(values) else values
 
 
-class _ScanParts:
-    """The scan parts and the range of ``_doc`` numbers each holds, so that reading the rows
-    of some documents opens only the parts that hold any of them, and filters each with only
-    its own share of the wanted numbers.
+def _read_scan(path: Path, columns: list[str], docs: np.ndarray | None = None) -> pl.DataFrame:
+    """``columns`` of the scan part ``path``, only the rows of the ``_doc`` numbers ``docs``
+    when given: every read of a scan part in the resolve, the filter running as it is read."""
+    query = pl.scan_parquet(path).select(columns)
+    if docs is not None:
+        query = query.filter(pl.col("_doc").is_in(pl.Series(docs, dtype=pl.Int64).implode()))
+    return query.collect()
+
+
+class _Rows:
+    """Files of document rows, one per scan part, and the range of ``_doc`` numbers each may
+    hold, so that reading the rows of some documents opens only the files that may hold any
+    of them, and filters each with only its own share of the wanted numbers.
 
     Without the ranges every read opened every part and tested every row against all the
     wanted numbers: parts x wanted work, which made the resolve of 3M documents (3,000
     parts, 500k candidate pairs) take 6 minutes where 1M took 40 s.
     """
 
+    #: Whether reading some rows costs about their size (not a file's whole columns), so that
+    #: a verification in chunks may read each chunk's rows on its own (:class:`_Verifier`).
+    rereadable = False
+
     def __init__(self, paths: list[Path], first: np.ndarray, last: np.ndarray) -> None:
         self.paths, self.first, self.last = paths, first, last
 
+    def _rows(self, index: int, docs: np.ndarray, columns: list[str]) -> pl.DataFrame:
+        """The rows of the sorted ``_doc`` numbers ``docs`` in file ``index``."""
+        raise NotImplementedError
+
+    def _empty(self, columns: list[str]) -> pl.DataFrame:
+        raise NotImplementedError
+
     def each(self, docs: np.ndarray, columns: list[str]) -> Iterator[pl.DataFrame]:
-        """The rows of the sorted ``_doc`` numbers ``docs``, part by part (those with any),
-        the filter running as each part is read."""
+        """The rows of the sorted ``_doc`` numbers ``docs``, file by file (those with any)."""
         lo = np.searchsorted(docs, self.first, side="left")
         hi = np.searchsorted(docs, self.last, side="right")
-        for part in np.flatnonzero(hi > lo).tolist():
-            wanted = pl.Series("_doc", docs[lo[part] : hi[part]], dtype=pl.Int64).implode()
-            frame = (
-                pl.scan_parquet(self.paths[part])
-                .select(columns)
-                .filter(pl.col("_doc").is_in(wanted))
-                .collect()
-            )
+        for index in np.flatnonzero(hi > lo).tolist():
+            frame = self._rows(index, docs[lo[index] : hi[index]], columns)
             if frame.height:
                 yield frame
 
     def read(self, docs: np.ndarray, columns: list[str]) -> pl.DataFrame:
         """Rows of the sorted ``_doc`` numbers ``docs``, sorted by ``_doc``: the peak is one
-        part's columns plus the rows kept, never every document's."""
+        file's columns plus the rows kept, never every document's."""
         frames = list(self.each(docs, columns))
         if not frames:
-            return pl.DataFrame(
-                schema=pl.scan_parquet(self.paths[0]).select(columns).collect_schema()
-            )
+            return self._empty(columns)
         frame = pl.concat(frames)
         return frame if _is_sorted(frame.get_column("_doc").to_numpy()) else frame.sort("_doc")
+
+
+class _ScanParts(_Rows):
+    """The scan parts themselves: a part's column is decoded whole to be filtered."""
+
+    def _rows(self, index: int, docs: np.ndarray, columns: list[str]) -> pl.DataFrame:
+        return _read_scan(self.paths[index], columns, docs)
+
+    def _empty(self, columns: list[str]) -> pl.DataFrame:
+        return pl.DataFrame(schema=pl.scan_parquet(self.paths[0]).select(columns).collect_schema())
+
+
+class _JoinedRows(_Rows):
+    """Batch ``k`` of the shuffle-join's map files (:func:`_map_rows`): the rows verify task
+    ``k`` needs, sorted by ``_doc`` in each file. Memory-mapped: a read touches the ``_doc``
+    column and the rows it takes, so each chunk of a verification reads only its own."""
+
+    rereadable = True
+
+    def __init__(self, paths: list[Path], k: int) -> None:
+        ranges = np.array([doc_range(seq_of(path)) for path in paths], dtype=np.int64)
+        super().__init__(list(paths), ranges[:, 0], ranges[:, 1])
+        self.k = k
+
+    def _rows(self, index: int, docs: np.ndarray, columns: list[str]) -> pl.DataFrame:
+        with pa.memory_map(str(self.paths[index])) as source:
+            batch = pa.ipc.open_file(source).get_batch(self.k)
+            held = batch.column("_doc").to_numpy()
+            at = np.minimum(np.searchsorted(held, docs), max(len(held) - 1, 0))
+            found = at[held[at] == docs] if len(held) else at[:0]
+            table = pa.Table.from_batches([batch]).select(columns).take(found)
+        frame = pl.from_arrow(table)  # a copy: `take` gathered the rows out of the map
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+    def _empty(self, columns: list[str]) -> pl.DataFrame:
+        with pa.memory_map(str(self.paths[0])) as source:
+            schema = pa.ipc.open_file(source).schema
+        frame = pl.from_arrow(schema.empty_table())
+        assert isinstance(frame, pl.DataFrame)
+        return frame.select(columns)
 
 
 def _is_sorted(values: np.ndarray) -> bool:
@@ -317,7 +400,7 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]
     return docs[code // n], docs[code % n]
 
 
-def _read_docs(parts: _ScanParts, docs: np.ndarray, columns: list[str]) -> pl.DataFrame:
+def _read_docs(parts: _Rows, docs: np.ndarray, columns: list[str]) -> pl.DataFrame:
     """The rows of the sorted ``_doc`` numbers ``docs``: every one must be in the scan."""
     rows = parts.read(docs, ["_doc", *columns])
     if rows.height != len(docs):
@@ -329,7 +412,7 @@ def _map_bands(part: Path, out: Path, partitions: int) -> int:
     """Stage 1 (a scan part): the ``(band, key, _doc)`` rows of its documents that have a
     shingle (wordless documents share the empty signature and are never candidates), in
     ``_doc`` order, hash-partitioned by ``(band, key)`` into ``out``; returns the rows."""
-    frame = pl.read_parquet(part, columns=["_doc", "n_shingles", "keys"])
+    frame = _read_scan(part, ["_doc", "n_shingles", "keys"])
     frame = frame.filter(pl.col("n_shingles") > 0)
     n = frame.height
     keys = frame.get_column("keys").explode().to_numpy().astype(np.uint64)
@@ -376,6 +459,73 @@ def _partition_pairs(band_files: list[Path], p: int, partitions: int, out: Path)
     return len(a)
 
 
+#: What the shuffle-join carries of a verify task's documents: all that the task reads.
+_JOIN_COLUMNS = ["_doc", "id", "n_shingles", "fingerprint", "shingles"]
+
+
+def _task_pairs(pair_files: list[Path], pair_partitions: range) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct pairs of the pair partitions ``pair_partitions``, sorted by ``(a, b)``."""
+    found = [read_partition(pair_files, p) for p in pair_partitions]
+    rows = pl.concat([f for f in found if f is not None] or [pl.DataFrame(schema=_EDGE_SCHEMA)])
+    del found
+    return _unique_pairs(rows.get_column("a").to_numpy(), rows.get_column("b").to_numpy())
+
+
+def _task_needs(
+    pair_files: list[Path], pair_partitions: range, pairs_out: Path, needs_out: Path
+) -> int:
+    """Stage 3a of the shuffle-join, for one verify task: its distinct pairs to ``pairs_out``
+    and the sorted ``_doc`` numbers they hold to ``needs_out`` (``.npy``: the map tasks
+    memory-map it and read only their part's range); returns the number of pairs."""
+    a, b = _task_pairs(pair_files, pair_partitions)
+    _write_parquet(pl.DataFrame({"a": a, "b": b}, schema=_EDGE_SCHEMA), pairs_out)
+    needs_out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = needs_out.with_name(needs_out.name + ".tmp")
+    with tmp.open("wb") as sink:
+        np.save(sink, _sorted_unique(np.concatenate([a, b])).astype(np.int64))
+    tmp.replace(needs_out)
+    return len(a)
+
+
+def _map_rows(part: Path, needs: list[Path], out: Path) -> int:
+    """Stage 3b of the shuffle-join (a scan part): the part's rows (``_JOIN_COLUMNS``) read
+    once, and for each verify task ``k`` the rows of the documents it needs, sorted by
+    ``_doc``, written as batch ``k`` of ``out`` (a row goes to every task that needs it);
+    returns the rows written. Of each task's list only the part's ``_doc`` range is read (two
+    binary searches in the memory-mapped file), so a map task's work is its own share of the
+    needed documents, not the tasks' whole lists; a part that holds none is not read.
+
+    Copies of a text go too: which document represents it (:class:`_Verifier`) is known only
+    to the task, once it has every fingerprint, and the task then reads only its
+    representatives' shingles out of the memory-mapped batches."""
+    first, last = doc_range(seq_of(part))
+    bounds = np.array([first, last + 1], dtype=np.int64)
+    wanted = []
+    for path in needs:
+        needed = np.load(path, mmap_mode="r")
+        lo, hi = np.searchsorted(needed, bounds)
+        wanted.append(np.array(needed[lo:hi]))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if not any(len(w) for w in wanted):
+        schema = pl.scan_parquet(part).select(_JOIN_COLUMNS).collect_schema()
+        empty = pl.DataFrame(schema=schema).to_arrow()
+        write_batches([empty] * len(needs), empty.schema, out)
+        return 0
+    frame = _read_scan(part, _JOIN_COLUMNS, _sorted_unique(np.concatenate(wanted)))
+    docs = frame.get_column("_doc").to_numpy()
+    if not _is_sorted(docs):
+        frame = frame.sort("_doc")
+        docs = frame.get_column("_doc").to_numpy()
+    table = frame.to_arrow()
+    del frame
+    tables = []
+    for w in wanted:  # each wanted number's row, if the part has it (else the task says so)
+        at = np.minimum(np.searchsorted(docs, w), max(len(docs) - 1, 0))
+        tables.append(table.take(at[docs[at] == w] if len(docs) else at[:0]))
+    write_batches(tables, table.schema, out)
+    return sum(t.num_rows for t in tables)
+
+
 def _verify_pairs(
     opts: MinhashDedupOptions,
     pair_files: list[Path],
@@ -384,19 +534,44 @@ def _verify_pairs(
     state_dir: Path,
     out: Path,
 ) -> dict[str, int]:
-    """Stage 3 (the pair partitions ``pair_partitions`` of the bucket tasks' ``pair_files``):
-    their distinct pairs, with ``verify`` only those whose exact Jaccard reaches the
-    threshold, written to ``out``; returns the counters of this share of the pairs.
+    """Stage 3 (the pair partitions ``pair_partitions`` of the bucket tasks' ``pair_files``),
+    without the join: :func:`_verify` with the documents' rows read from the scan parts."""
+    a, b = _task_pairs(pair_files, pair_partitions)
+    return _verify(opts, a, b, _scan_parts(scan_parts), state_dir, out)
+
+
+def _verify_joined(
+    opts: MinhashDedupOptions,
+    task_pairs: Path,
+    row_files: list[Path],
+    k: int,
+    state_dir: Path,
+    out: Path,
+) -> dict[str, int]:
+    """Stage 3c of the shuffle-join (verify task ``k``): :func:`_verify` of the pairs
+    :func:`_task_needs` wrote, with the rows the map tasks wrote as batch ``k``."""
+    pairs = pl.read_parquet(task_pairs)
+    a, b = pairs.get_column("a").to_numpy(), pairs.get_column("b").to_numpy()
+    del pairs
+    return _verify(opts, a, b, _JoinedRows(row_files, k), state_dir, out)
+
+
+def _verify(
+    opts: MinhashDedupOptions,
+    a: np.ndarray,
+    b: np.ndarray,
+    rows: _Rows,
+    state_dir: Path,
+    out: Path,
+) -> dict[str, int]:
+    """A verify task's distinct pairs ``(a, b)``: with ``verify`` only those whose exact
+    Jaccard reaches the threshold, written to ``out``; returns the counters of this share of
+    the pairs. ``rows`` gives the rows of their documents.
 
     With ``verify`` an edge also carries what the cluster task needs of its documents and
     this task has read anyway, so that it reads the scan parts no more: ``a``'s id (every
     survivor is the smaller end of an edge) and both ends' shingle count and fingerprint
     (for ``union_find``'s pairs that were not verified)."""
-    found = [read_partition(pair_files, p) for p in pair_partitions]
-    rows = pl.concat([f for f in found if f is not None] or [pl.DataFrame(schema=_EDGE_SCHEMA)])
-    del found
-    a, b = _unique_pairs(rows.get_column("a").to_numpy(), rows.get_column("b").to_numpy())
-    del rows
     counters = {"candidate_pairs": len(a)}
     if not opts.verify:
         _write_parquet(pl.DataFrame({"a": a, "b": b}, schema=_EDGE_SCHEMA), out)
@@ -406,11 +581,10 @@ def _verify_pairs(
     identical = chunks = 0
     if len(a):
         docs = _sorted_unique(np.concatenate([a, b]))
-        parts = _scan_parts(scan_parts)
-        payload = _read_docs(parts, docs, ["id", "n_shingles", "fingerprint"])
+        payload = _read_docs(rows, docs, ["id", "n_shingles", "fingerprint"])
         n = payload.get_column("n_shingles").to_numpy()
         fingerprint = payload.get_column("fingerprint").to_numpy()
-        verifier = _Verifier(parts, docs, fingerprint, n, state_dir)
+        verifier = _Verifier(rows, docs, fingerprint, n, state_dir)
         ia, ib = np.searchsorted(docs, a), np.searchsorted(docs, b)
         jaccard = verifier.jaccard(ia, ib)
         similar = np.flatnonzero(jaccard >= opts.threshold)
@@ -452,7 +626,7 @@ def _cluster(
     Reads the scan parts only for what the edges do not carry: the shingles of
     ``union_find``'s pairs that were not verified, or (without ``verify``) the survivors'
     ids and signatures and the duplicates' signatures."""
-    for folder in ("bands", "pairs"):  # the shuffle's files, read no more; the edges stay
+    for folder in ("bands", "pairs", "join"):  # the shuffles' files, read no more; edges stay
         shutil.rmtree(state_dir / folder, ignore_errors=True)
     decisions_path = state_dir / "decisions.parquet"
     if candidates == 0:
@@ -566,14 +740,16 @@ class _Verifier:
       text present k times is read once.
     * Pairs are taken in chunks whose documents hold at most ``VERIFY_BUDGET`` hashes, and
       :func:`corpusclean.minhash.pair_jaccard` computes a chunk's exact similarities. One
-      chunk reads its documents' shingles from the scan parts directly; several chunks are
+      chunk reads its documents' shingles from ``parts`` directly, and so does each of
+      several when ``parts`` reads rows at the cost of their size (the shuffle-join's
+      memory-mapped files, :class:`_JoinedRows`); from the scan parts, several chunks are
       fed by one sweep over the parts that appends each chunk's rows to its own spill file
       in ``spill_dir``, so the parts' shingles are read once, not once per chunk.
     """
 
     def __init__(
         self,
-        parts: _ScanParts,
+        parts: _Rows,
         docs: np.ndarray,
         fingerprint: np.ndarray,
         n: np.ndarray,
@@ -618,10 +794,8 @@ class _Verifier:
             start = stop
         self.chunks += len(bounds)
         needed = [_sorted_unique(np.concatenate([ua[i:j], ub[i:j]])) for i, j in bounds]
-        if len(bounds) == 1:
-            chunk_rows: Iterator[pl.DataFrame] = iter(
-                [self.parts.read(self.docs[needed[0]], ["_doc", "shingles"])]
-            )
+        if len(bounds) == 1 or self.parts.rereadable:
+            chunk_rows = self._each_read(needed)
         else:
             chunk_rows = self._spilled(needed)
         values = np.empty(len(pair), dtype=np.float64)
@@ -629,6 +803,15 @@ class _Verifier:
             values[i:j] = self._exact(rows, want, ua[i:j], ub[i:j])
         out[todo] = values[inverse.reshape(-1)]
         return out
+
+    def _each_read(self, needed: list[np.ndarray]) -> Iterator[pl.DataFrame]:
+        """The rows (``_doc``, ``shingles``) of each chunk's documents, sorted by ``_doc``,
+        chunk after chunk, each read from ``parts`` when its turn comes."""
+        for k, want in enumerate(needed):
+            rows = self.parts.read(self.docs[want], ["_doc", "shingles"])
+            if rows.height != len(want):
+                raise RuntimeError(f"verification chunk {k}: rows missing from the scan")
+            yield rows
 
     def _spilled(self, needed: list[np.ndarray]) -> Iterator[pl.DataFrame]:
         """The rows (``_doc``, ``shingles``) of each chunk's documents, sorted by ``_doc``,
