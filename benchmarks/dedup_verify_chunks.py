@@ -32,6 +32,8 @@ sys.path.insert(0, str(ROOT))
 
 from dedup import WEBMIX, read_jsonl  # noqa: E402
 
+from corpusclean.io.numbering import DOC_SHIFT  # noqa: E402
+from corpusclean.io.parts import part_name  # noqa: E402
 from corpusclean.steps import minhash_dedup  # noqa: E402
 
 
@@ -55,10 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         step = minhash_dedup.MinhashDedupStep(options)
         for k, start in enumerate(range(0, frame.height, args.batch_docs)):
             batch = frame.slice(start, args.batch_docs)
-            batch = batch.with_columns(
-                pl.int_range(start, start + batch.height, dtype=pl.Int64).alias("_doc")
+            batch = batch.with_columns(  # the engine's numbering: batch k, row i
+                (pl.int_range(batch.height, dtype=pl.Int64) + (k << DOC_SHIFT)).alias("_doc")
             )
-            step.scan(batch).write_parquet(parts_dir / f"part-{k:06d}.parquet")
+            step.scan(batch).write_parquet(parts_dir / part_name(k))
         parts = sorted(parts_dir.glob("*.parquet"))
         print(f"{len(ids)} documents in {len(parts)} scan parts")
         print(
