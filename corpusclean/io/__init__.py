@@ -118,6 +118,8 @@ def read_batches(
     id_field: str = "id",
     batch_docs: int = 2000,
     batch_bytes: int = 32 << 20,
+    byte_range: tuple[int, int] | None = None,
+    first_line: int = 1,
 ) -> Iterator[InputBatch]:
     """Stream one input file as bounded :class:`InputBatch` es (see the module docstring).
 
@@ -125,12 +127,24 @@ def read_batches(
     extension, Parquet file without a string text column. Damaged data never raises: it
     becomes :class:`ErrorRecord` s and the iterator ends normally. The same file with the same
     arguments always gives the same batches.
+
+    ``byte_range=(start, end)`` (uncompressed ``.jsonl``/``.ndjson`` only, else ValueError)
+    reads the lines that start in ``[start, end)``, numbered from ``first_line`` (their
+    number in the whole file: :mod:`corpusclean.io.splits`), so that the ranges of any cut,
+    read one after another, give the whole file's rows and errors; ``bytes_read`` sums to
+    ``end - start`` (``end`` capped at the file size).
     """
     if batch_docs < 1 or batch_bytes < 1:
         raise ValueError("batch_docs and batch_bytes must be positive")
     source = os.fspath(path)
     path = Path(path)
     fmt = input_format(path)
+    if byte_range is not None and fmt != ("jsonl", None):
+        raise ValueError(f"a byte range needs an uncompressed .jsonl/.ndjson file: {source}")
+    if first_line < 1 or (first_line != 1 and byte_range is None):
+        raise ValueError(f"first_line {first_line} needs a byte range and must be >= 1: {source}")
+    if byte_range is not None and not 0 <= byte_range[0] <= byte_range[1]:
+        raise ValueError(f"bad byte range {byte_range} for {source}")
     if path.is_dir():
         raise InputError(f"input is a directory, not a file: {source}")
     if not path.is_file():
@@ -157,6 +171,8 @@ def read_batches(
             id_field=id_field,
             batch_docs=batch_docs,
             batch_bytes=batch_bytes,
+            byte_range=byte_range,
+            first_line=first_line,
         )
     if kind == "wet":
         from corpusclean.io.wet import read_wet

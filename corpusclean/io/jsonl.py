@@ -10,6 +10,15 @@ Lines whose text is absent or null are the only ones looked at again in Python o
 path. Blank lines are skipped; a leading UTF-8 byte-order mark is ignored; a line that is not
 valid UTF-8 is an error, never decoded lossily. The error messages are listed in
 :mod:`corpusclean.io`.
+
+A task may read a byte range of an uncompressed file (:mod:`corpusclean.io.splits` plans the
+ranges and their first line numbers): the lines that start in it, numbered from
+``first_line``. Nothing is decided per file, only per line, so the ranges of any cut give the
+whole file's rows and errors: a ``url`` that is not a string only makes that line's ``url``
+null (its row is parsed again by ``json.loads``), where it once stopped reading ``url`` for
+the rest of the file; the id type Arrow is asked for (string or int64) is carried from block
+to block, but only for speed, as both give the same ids; and a line starting with a BOM (not
+at offset 0) is an error even where it starts an Arrow block (Arrow would skip it there).
 """
 
 from __future__ import annotations
@@ -52,8 +61,7 @@ class _JsonlContext:
     source: str
     text_field: str
     id_field: str
-    id_type: pa.DataType = field(default_factory=pa.string)
-    with_url: bool = True
+    id_type: pa.DataType = field(default_factory=pa.string)  # a speed hint, not a result
 
     def derived_id(self, line: int) -> str:
         return f"{self.path.name}:{line}"
@@ -101,7 +109,7 @@ def _classify_line(raw: bytes, line: int, ctx: _JsonlContext) -> _Row | ErrorRec
     else:
         message = f"id field {idf!r} has unsupported type {_type_name(doc_id)}"
         return _line_error(ctx, line, raw, message)
-    url = obj.get("url") if ctx.with_url else None
+    url = obj.get("url")
     if type(url) is not str or (surrogates and not _is_encodable(url)):
         url = None
     return doc_id, text, url
@@ -131,15 +139,13 @@ def _fast_parse(payload: memoryview, nrows: int, ctx: _JsonlContext) -> pa.Table
     Returns the table, or on failure the index of the row pyarrow stopped at (None when the
     error does not say). The explicit schema converts only the text, id and url fields and is
     strict: a text that is not a string fails. A failure naming the id column switches the id
-    type between string and int64 for this and later blocks and retries; one naming the url
-    column stops reading url for the rest of the file. The payload is parsed as one block,
-    so the row in the error message counts from its start.
+    type between string and int64 for this and later blocks and retries; any other failure
+    (a url that is not a string among them) sends that row to ``json.loads``. The payload is
+    parsed as one block, so the row in the error message counts from its start.
     """
     bad: int | None = None
     for _attempt in range(3):
-        fields: dict[str, pa.DataType] = {}
-        if ctx.with_url:
-            fields["url"] = pa.string()
+        fields: dict[str, pa.DataType] = {"url": pa.string()}
         fields[ctx.id_field] = ctx.id_type
         fields[ctx.text_field] = pa.string()
         try:
@@ -161,10 +167,6 @@ def _fast_parse(payload: memoryview, nrows: int, ctx: _JsonlContext) -> pa.Table
             if ctx.id_field != ctx.text_field and f"Column(/{ctx.id_field})" in message:
                 ctx.id_type = pa.int64() if ctx.id_type == pa.string() else pa.string()
                 continue
-            if ctx.with_url and "Column(/url)" in message:
-                if "url" not in (ctx.text_field, ctx.id_field):
-                    ctx.with_url = False
-                    continue
             return bad
         return table if table.num_rows == nrows else None
     return bad
@@ -213,6 +215,11 @@ def _parse_rows(
         lo, hi = work.pop()
         if hi - lo < _MIN_FAST_ROWS or attempts >= _MAX_ATTEMPTS:
             slow(lo, hi)
+            continue
+        if payload[int(starts[lo]) : int(starts[lo]) + 3] == _BOM:
+            # Arrow skips a BOM at the start of its buffer only, json.loads never: a line
+            # starting with one (not at offset 0) is an error wherever the block starts
+            work.extend([(lo + 1, hi), (lo, lo + 1)])
             continue
         attempts += 1
         result = _fast_parse(payload[int(starts[lo]) : int(starts[hi])], hi - lo, ctx)
@@ -270,8 +277,8 @@ def _convert_fast(
             if value is None:
                 id_list[i] = ctx.derived_id(int(linenos[i]))
         ids = pa.array(id_list, pa.string())
-    urls = table.column("url") if ctx.with_url else None
-    if urls is not None and urls.null_count == len(urls):
+    urls = table.column("url")
+    if urls.null_count == len(urls):
         urls = None
     out = make_table(ids, texts, pa.array(linenos, pa.int64()), urls)
     if keep is not None:
@@ -340,16 +347,27 @@ def read_jsonl(
     id_field: str,
     batch_docs: int,
     batch_bytes: int,
+    byte_range: tuple[int, int] | None = None,
+    first_line: int = 1,
 ) -> Iterator[InputBatch]:
-    """The batches of a JSON Lines file (``compression``: ``gzip``, ``zstd`` or None)."""
+    """The batches of a JSON Lines file (``compression``: ``gzip``, ``zstd`` or None).
+
+    With ``byte_range=(start, end)`` (uncompressed only): the lines that start in
+    ``[start, end)``, the first numbered ``first_line`` (its number in the whole file), so
+    lines, derived ids and errors read as in the whole file; ``bytes_read`` sums to
+    ``end - start``. The byte-order mark is only skipped at offset 0.
+    """
     ctx = _JsonlContext(path, source, text_field, id_field)
-    src = ByteSource(path, compression)
+    if byte_range is None:  # the call tests/test_readers.py wraps to turn prefetch off
+        src = ByteSource(path, compression)
+    else:
+        src = ByteSource(path, compression, byte_range=byte_range)
     batcher = Batcher(source)
     buf = bytearray()  # complete lines not yet batched
     buf_ends: list[np.ndarray] = []  # positions of the newlines in buf
     buf_lines = 0
-    next_line = 1  # line number of buf's first line
-    offset = 0  # decompressed offset of buf[0]
+    next_line = first_line  # line number of buf's first line
+    offset = src.first_byte  # decompressed offset of buf[0]
     tail: list[bytes] = []  # pieces of the incomplete last line
 
     def cut(final: bool) -> Iterator[tuple[memoryview, np.ndarray, int]]:

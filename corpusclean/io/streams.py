@@ -6,6 +6,11 @@ whatever the file size. gzip may have several members and zstd several frames. A
 stream never raises: everything decoded before the damage is yielded, and then
 :attr:`ByteSource.error` says where it happened (for gzip, the failing input is replayed in
 small pieces from a copy of the decompressor to salvage what precedes the damage).
+
+An uncompressed file can also be read as a byte range ``[start, end)`` (the split of a large
+file that one task reads, as Hadoop's ``LineRecordReader`` and Spark's text splits do): exactly
+the lines that start in the range, so the ranges of any cut of a file, read one after another,
+give the whole file's lines once each.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from corpusclean.io.records import ErrorRecord
 _READ_SIZE = 64 << 10  # compressed bytes fed to the decompressor at a time
 CHUNK_SIZE = 4 << 20  # decompressed bytes handed from the reader thread at a time
 _PREFETCH_DEPTH = 3  # chunks queued ahead by the reader thread
+_SCAN_SIZE = 64 << 10  # bytes read at a time looking for a range's first line start
 
 
 class StreamError(Exception):
@@ -40,6 +46,47 @@ def _raw_chunks(f: io.BufferedReader) -> Iterator[tuple[bytes, int]]:
     while data := f.read(CHUNK_SIZE):
         pos += len(data)
         yield data, pos
+
+
+def first_line_start(f: io.BufferedReader, start: int) -> int:
+    """The offset of the first line that starts at or after ``start`` (the file size if none).
+
+    A line starts at 0 or right after a ``\\n``, so the answer is just past the first ``\\n``
+    at or after ``start - 1``; the bytes before it belong to a line of the previous range.
+    """
+    if start == 0:
+        return 0
+    f.seek(start - 1)
+    pos = start - 1
+    while data := f.read(_SCAN_SIZE):
+        i = data.find(b"\n")
+        if i >= 0:
+            return pos + i + 1
+        pos += len(data)
+    return pos
+
+
+def _range_chunks(
+    f: io.BufferedReader, first: int, start: int, end: int
+) -> Iterator[tuple[bytes, int]]:
+    """The lines that start in ``[start, end)``: bytes ``first`` up to the first ``\\n`` at or
+    after ``end - 1`` (the end of the last such line; a line starting at ``end`` is the next
+    range's), or up to the end of the file. Yields ``(data, range bytes accounted)``: the
+    position is counted from ``start`` and capped at ``end``, so it sums to ``end - start``.
+    """
+    if first >= end:
+        return
+    f.seek(first)
+    pos = first
+    while data := f.read(CHUNK_SIZE):
+        nxt = pos + len(data)
+        if nxt >= end:  # this chunk holds byte end - 1: the last line ends at its next \n
+            i = data.find(b"\n", max(end - 1 - pos, 0))
+            if i >= 0:
+                yield data[: i + 1], end - start
+                return
+        yield data, min(nxt, end) - start
+        pos = nxt
 
 
 def _gzip_chunks(f: io.BufferedReader) -> Iterator[tuple[bytes, int]]:
@@ -178,13 +225,29 @@ class ByteSource:
 
     Iterating yields ``bytes``; afterwards :attr:`error` is set when the stream was damaged.
     :attr:`raw_pos` is the number of file bytes consumed to produce what was yielded so far
-    (the file size once the iteration is over, damaged or not) and :attr:`total` the number
+    (:attr:`size` once the iteration is over, damaged or not) and :attr:`total` the number
     of decompressed bytes yielded.
+
+    With ``byte_range=(start, end)`` (uncompressed only) it yields the lines that start in
+    ``[start, end)`` (see :func:`_range_chunks`); :attr:`first_byte` is the file offset of
+    the first byte yielded and :attr:`size` is ``end - start`` (``end`` capped at the file
+    size), so ``raw_pos`` over the ranges of a cut sums to the file size.
     """
 
     _END = object()
 
-    def __init__(self, path: Path, compression: str | None, prefetch: bool = True) -> None:
+    def __init__(
+        self,
+        path: Path,
+        compression: str | None,
+        prefetch: bool = True,
+        byte_range: tuple[int, int] | None = None,
+    ) -> None:
+        if byte_range is not None:
+            if compression is not None:
+                raise ValueError(f"a byte range needs an uncompressed file: {path}")
+            if not 0 <= byte_range[0] <= byte_range[1]:
+                raise ValueError(f"bad byte range {byte_range} for {path}")
         self.path = path
         self.compression = compression
         self.prefetch = prefetch
@@ -196,8 +259,22 @@ class ByteSource:
         self._thread: threading.Thread | None = None
         self._file = open(path, "rb")  # noqa: SIM115 - closed by the producer
         self.size = os.fstat(self._file.fileno()).st_size
+        self.first_byte = 0
+        self._range: tuple[int, int] | None = None
+        if byte_range is not None:
+            end = min(byte_range[1], self.size)
+            start = min(byte_range[0], end)
+            self._range = (start, end)
+            self.size = end - start
+            try:
+                self.first_byte = first_line_start(self._file, start)
+            except BaseException:
+                self._file.close()
+                raise
 
     def _chunks(self) -> Iterator[tuple[bytes, int]]:
+        if self._range is not None:
+            return _range_chunks(self._file, self.first_byte, *self._range)
         if self.compression == "gzip":
             return _coalesce(_gzip_chunks(self._file))
         if self.compression == "zstd":
