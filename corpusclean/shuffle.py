@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -86,6 +87,17 @@ def map_by_key(scan_part: Path, columns: list[str], shuffle_dir: Path, partition
     partition = partition_of(frame.get_column("key").to_numpy(), partitions)
     write_partitioned(frame, partition, partitions, target)
     return target
+
+
+def map_stage(
+    scan_parts: Sequence[Path], columns: list[str], shuffle_dir: Path, partitions: int
+) -> tuple[list[tuple[Any, tuple[Any, ...]]], list[Path]]:
+    """The map stage of a group-by on ``key`` (one :func:`map_by_key` task per scan part,
+    none when there is no part) and the map files its reduce tasks read, in part order."""
+    tasks: list[tuple[Any, tuple[Any, ...]]] = [
+        (map_by_key, (part, columns, shuffle_dir, partitions)) for part in scan_parts
+    ]
+    return tasks, [shuffle_dir / f"{part.stem}.arrow" for part in scan_parts]
 
 
 def read_partition(paths: Sequence[Path], p: int) -> pl.DataFrame | None:

@@ -33,7 +33,7 @@ import polars as pl
 from pydantic import Field
 
 from corpusclean.dedup_key import normalized_key
-from corpusclean.shuffle import map_by_key, read_partition
+from corpusclean.shuffle import map_stage, read_partition
 from corpusclean.steps.base import CorpusStep, ResolvePlan, StepOptions, run_plan_inline
 
 _SEED = 0x5EED
@@ -110,12 +110,9 @@ class ExactDedupStep(CorpusStep[ExactDedupOptions]):
         if partitions < 1:
             raise ValueError(f"partitions must be at least 1, not {partitions}")
         shuffle_dir = state_dir / "shuffle"
-        if scan_parts:
-            yield [
-                (map_by_key, (part, ["key", "_doc", "id"], shuffle_dir, partitions))
-                for part in scan_parts
-            ]
-        map_files = [shuffle_dir / f"{part.stem}.arrow" for part in scan_parts]
+        map_tasks, map_files = map_stage(scan_parts, ["key", "_doc", "id"], shuffle_dir, partitions)
+        if map_tasks:
+            yield map_tasks
         decisions_dir = state_dir / "decisions"
         results = yield [(reduce_keys, (map_files, p, decisions_dir)) for p in range(partitions)]
         shutil.rmtree(shuffle_dir, ignore_errors=True)  # a copy of the scan: free the disk

@@ -30,7 +30,7 @@ import polars as pl
 from pydantic import Field
 
 from corpusclean.dedup_key import normalized_key
-from corpusclean.shuffle import map_by_key, read_partition
+from corpusclean.shuffle import map_stage, read_partition
 from corpusclean.steps.base import (
     CorpusStep,
     ResolvePlan,
@@ -109,12 +109,9 @@ class LineDedupStep(CorpusStep[LineDedupOptions]):
         if partitions < 1:
             raise ValueError(f"partitions must be at least 1, not {partitions}")
         shuffle_dir = state_dir / "shuffle"
-        if scan_parts:
-            yield [
-                (map_by_key, (part, ["key", "_doc"], shuffle_dir, partitions))
-                for part in scan_parts
-            ]
-        map_files = [shuffle_dir / f"{part.stem}.arrow" for part in scan_parts]
+        map_tasks, map_files = map_stage(scan_parts, ["key", "_doc"], shuffle_dir, partitions)
+        if map_tasks:
+            yield map_tasks
         frequent_dir = state_dir / "frequent"
         min_count = self.options.min_count
         results = yield [
