@@ -73,6 +73,9 @@ sub-rule, its value (rounded to 3 decimals) and the threshold (``"mean_word_leng
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+
 import polars as pl
 
 #: Line boundaries of Python's ``str.splitlines()`` (``\r\n`` first, so it counts once).
@@ -333,6 +336,42 @@ def _value(column: pl.Expr, integer: bool) -> pl.Expr:
 Rule = tuple[pl.Expr, pl.Expr]
 
 
+@dataclass(frozen=True)
+class Cut:
+    """Where a threshold rule cuts a signal: the report draws it on the signal's histogram.
+
+    ``column`` is the signal column (``gopher_quality.words``), ``side`` is ``"min"`` (values
+    below ``value`` are dropped) or ``"max"`` (values above it are), ``rule`` the sub-rule's
+    name as its ``detail`` spells it.
+    """
+
+    rule: str
+    column: str
+    value: float
+    side: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {"rule": self.rule, "value": self.value, "side": self.side}
+
+
+class CutRule(tuple):  # type: ignore[type-arg]
+    """A :data:`Rule` (``condition, message``) that also knows its :class:`Cut`: a rules list
+    is both the decision (:func:`corpusclean.steps.base.first_failure`) and, through
+    :func:`cuts`, what the report draws, so the two cannot disagree."""
+
+    cut: Cut
+
+    def __new__(cls, condition: pl.Expr, message: pl.Expr, cut: Cut) -> CutRule:
+        rule = super().__new__(cls, (condition, message))
+        rule.cut = cut
+        return rule
+
+
+def cuts(rules: Sequence[Rule | None]) -> list[Cut]:
+    """The thresholds of the threshold rules among ``rules`` (the others have none)."""
+    return [r.cut for r in rules if isinstance(r, CutRule)]
+
+
 def below(
     name: str, column: str, threshold: float | int | None, integer: bool = False
 ) -> Rule | None:
@@ -340,7 +379,8 @@ def below(
     if threshold is None:
         return None
     col = pl.col(column)
-    return col < threshold, pl.format(f"{name}={{}}<{_show(threshold)}", _value(col, integer))
+    message = pl.format(f"{name}={{}}<{_show(threshold)}", _value(col, integer))
+    return CutRule(col < threshold, message, Cut(name, column, float(threshold), "min"))
 
 
 def above(
@@ -350,7 +390,8 @@ def above(
     if threshold is None:
         return None
     col = pl.col(column)
-    return col > threshold, pl.format(f"{name}={{}}>{_show(threshold)}", _value(col, integer))
+    message = pl.format(f"{name}={{}}>{_show(threshold)}", _value(col, integer))
+    return CutRule(col > threshold, message, Cut(name, column, float(threshold), "max"))
 
 
 def rule_counters(reject: pl.Series | None) -> dict[str, int]:

@@ -110,9 +110,20 @@ def test_gopher_quality_alphabetic_words() -> None:
 
 
 def test_gopher_quality_stop_words() -> None:
-    texts = [PLAIN, _words(2, "the") + " " + _words(48), "The And " + _words(48)]
+    once = "the " + _words(49)
+    texts = [PLAIN, once, "The And " + _words(48)]
     assert _run("gopher_quality", texts) == [None, "stop_words=1<2", "stop_words=0<2"]
-    assert _run("gopher_quality", [texts[1]], stop_words=["word", "the"]) == [None]
+    assert _run("gopher_quality", [once], stop_words=["word", "the"]) == [None]
+
+
+def test_gopher_quality_counts_stop_word_occurrences() -> None:
+    """A page whose only stop word is repeated is kept, as datatrove (the reference) keeps it;
+    counting distinct stop words (the option) drops it."""
+    repeated = " ".join(["of"] * 50) + " " + _words(50)
+    assert _run("gopher_quality", [repeated]) == [None]
+    assert _run("gopher_quality", [repeated], stop_words_count="distinct") == ["stop_words=1<2"]
+    twice = _words(2, "the") + " " + _words(48)
+    assert _run("gopher_quality", [twice]) == [None]
 
 
 def test_gopher_quality_rules_turn_off() -> None:

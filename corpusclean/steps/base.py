@@ -14,13 +14,16 @@ file is an error that names the key, never a silent default.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeAlias, TypeVar, get_args, get_origin
 
 import polars as pl
 from pydantic import BaseModel, ConfigDict
+
+from corpusclean.histograms import Bins
+from corpusclean.text import Cut
 
 
 class StepOptions(BaseModel):
@@ -54,11 +57,18 @@ class StepResult:
     ``reject`` is a Utf8 Series aligned with ``frame``: null keeps the row, a string rejects it
     and is the row's ``detail`` (e.g. ``"words=12<50"``). ``None`` means nothing was rejected.
     ``counters`` are summed over batches and workers into ``stats.json``.
+
+    For the report (:mod:`corpusclean.histograms`): ``signals`` holds the values the step
+    measured, one column per signal (``<step>.<signal>``), aligned with ``frame``, whether or
+    not ``keep_signals`` keeps them in ``frame``; ``cuts`` are the thresholds its rules applied
+    (:func:`corpusclean.text.cuts` of its rules list).
     """
 
     frame: pl.DataFrame
     reject: pl.Series | None = None
     counters: dict[str, int] = field(default_factory=dict)
+    signals: pl.DataFrame | None = None
+    cuts: list[Cut] = field(default_factory=list)
 
 
 OptionsT = TypeVar("OptionsT", bound=StepOptions)
@@ -86,6 +96,13 @@ class Step(Generic[OptionsT]):
     adds_columns: ClassVar[tuple[str, ...]] = ()
     #: Columns it adds only with ``keep_signals: true`` (listed in that option's help).
     signal_columns: ClassVar[tuple[str, ...]] = ()
+    #: Bins of the report's histogram of each signal column in :attr:`StepResult.signals`;
+    #: a column not listed gets ``default_bins`` (None: no histogram for it).
+    signal_bins: ClassVar[Mapping[str, Bins]] = {}
+    default_bins: ClassVar[Bins | None] = None
+    #: Columns the step adds by whose values the report breaks down what became of the
+    #: documents (``language``: documents and bytes per language, kept and dropped by step).
+    outcome_groups: ClassVar[tuple[str, ...]] = ()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -115,6 +132,10 @@ class Step(Generic[OptionsT]):
         for a combination that cannot work (the run then exits 2 naming the step and key).
         """
         return options
+
+    def bins_of(self, column: str) -> Bins | None:
+        """The histogram bins of signal column ``column`` (see :attr:`signal_bins`)."""
+        return self.signal_bins.get(column, self.default_bins)
 
     def setup(self) -> None:
         """Load models or tables; called once per worker before the first batch."""

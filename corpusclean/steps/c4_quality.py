@@ -35,6 +35,7 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from corpusclean import text as T
+from corpusclean.histograms import COUNT
 from corpusclean.line_table import DOC, one_row_per_item, per_document
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
 
@@ -121,6 +122,7 @@ class C4QualityStep(Step[C4QualityOptions]):
         "C4QualityFilter"
     )
     signal_columns = tuple(f"c4_quality.{s}" for s in SIGNALS)
+    default_bins = COUNT
 
     def __init__(self, options: C4QualityOptions) -> None:
         super().__init__(options)
@@ -209,7 +211,7 @@ class C4QualityStep(Step[C4QualityOptions]):
             per_doc.get_column("curly").fill_null(False).alias("_curly"),
             new_text.alias("_clean"),
         )
-        rules: list[tuple[pl.Expr, pl.Expr]] = []
+        rules: list[T.Rule] = []
         if opts.filter_lorem_ipsum:
             rules.append((pl.col("_lorem"), pl.lit("lorem_ipsum=true")))
         if opts.filter_curly_bracket:
@@ -226,9 +228,12 @@ class C4QualityStep(Step[C4QualityOptions]):
         batch = batch.with_columns(
             pl.when(keep).then(pl.col("_clean")).otherwise(pl.col("text")).alias("text")
         ).drop("_lorem", "_curly", "_clean")
+        signals = batch.select(self.signal_columns)
         if not opts.keep_signals:
             batch = batch.drop(self.signal_columns)
         counters = T.rule_counters(reject)
         counters["lines_in"] = int(per_doc.get_column("lines").fill_null(0).sum())
         counters["lines_kept"] = int(per_doc.get_column("kept_lines").fill_null(0).sum())
-        return StepResult(frame=batch, reject=reject, counters=counters)
+        return StepResult(
+            frame=batch, reject=reject, counters=counters, signals=signals, cuts=T.cuts(rules)
+        )

@@ -30,6 +30,7 @@ import polars as pl
 from pydantic import Field
 
 from corpusclean import text as T
+from corpusclean.histograms import FRACTION
 from corpusclean.line_table import DOC, duplicate_stats, one_row_per_item, per_document
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
 
@@ -71,6 +72,8 @@ class FineWebQualityStep(Step[FineWebQualityOptions]):
         "of datatrove's FineWebQualityFilter"
     )
     signal_columns = tuple(f"fineweb_quality.{s}" for s in SIGNALS)
+    #: Every signal is a fraction, but line breaks per word can exceed 1 (the "above" bin).
+    default_bins = FRACTION
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
@@ -107,7 +110,9 @@ class FineWebQualityStep(Step[FineWebQualityOptions]):
         )
         punct = T.below("line_punct_ratio", p + "line_punct_ratio", opts.min_line_punct_ratio)
         if punct is not None and opts.line_punct_exclude_zero:
-            punct = (punct[0] & (pl.col(p + "line_punct_ratio") > 0), punct[1])
+            assert isinstance(punct, T.CutRule)
+            zero = pl.col(p + "line_punct_ratio") > 0
+            punct = T.CutRule(punct[0] & zero, punct[1], punct.cut)
         rules = [
             (pl.col("_lines") == 0, pl.lit("empty")),
             punct,
@@ -117,6 +122,13 @@ class FineWebQualityStep(Step[FineWebQualityOptions]):
         ]
         reject = first_failure(batch, [r for r in rules if r is not None])
         batch = batch.drop("_lines")
+        signals = batch.select(self.signal_columns)
         if not opts.keep_signals:
             batch = batch.drop(self.signal_columns)
-        return StepResult(frame=batch, reject=reject, counters=T.rule_counters(reject))
+        return StepResult(
+            frame=batch,
+            reject=reject,
+            counters=T.rule_counters(reject),
+            signals=signals,
+            cuts=T.cuts(rules),
+        )

@@ -10,12 +10,15 @@ removed when it
 * has more than 90% of its lines starting with a bullet point,
 * has more than 30% of its lines ending with an ellipsis,
 * has fewer than 80% of its words containing at least one alphabetic character,
-* contains fewer than 2 of the stop words *the, be, to, of, and, that, have, with*.
+* contains fewer than 2 occurrences of the stop words *the, be, to, of, and, that, have, with*.
 
 Semantics follow datatrove's ``GopherQualityFilter`` (the reference implementation most
 pipelines use): the word count and the mean word length are over non-symbol words; the
 ``#`` and ellipsis ratios divide by all words, punctuation tokens included; stop words are
-matched exactly (case-sensitive) as whole words. One deliberate difference: the alphabetic
+matched exactly (case-sensitive) as whole words and every occurrence counts (datatrove's
+``sum(w in stop_words for w in words)``: a page that says "of" fifty times and no other stop
+word has 50; ``stop_words_count: distinct`` counts distinct stop words, as this step did
+before). One deliberate difference: the alphabetic
 rule counts whitespace-separated words (see :mod:`corpusclean.text`), because datatrove's
 punctuation tokens make it drop about half of clean real documents. Every definition is in
 :mod:`corpusclean.text` and ``docs/rules.md``.
@@ -26,10 +29,13 @@ regex pass and list aggregations, no per-document Python.
 
 from __future__ import annotations
 
+from typing import Literal
+
 import polars as pl
 from pydantic import Field, model_validator
 
 from corpusclean import text as T
+from corpusclean.histograms import COUNT, FRACTION, WORD_LENGTH
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
 
 STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
@@ -68,7 +74,12 @@ class GopherQualityOptions(StepOptions):
         0.8, ge=0, le=1, description="drop documents with a smaller fraction of words with a letter"
     )
     min_stop_words: int | None = Field(
-        2, ge=0, description="drop documents containing fewer distinct stop words"
+        2, ge=0, description="drop documents containing fewer stop words (see stop_words_count)"
+    )
+    stop_words_count: Literal["occurrences", "distinct"] = Field(
+        "occurrences",
+        description="count every occurrence of a stop word (datatrove, the reference) or "
+        "distinct stop words",
     )
     stop_words: list[str] = Field(
         default_factory=lambda: list(STOP_WORDS), min_length=1, description="the stop words"
@@ -104,6 +115,12 @@ class GopherQualityStep(Step[GopherQualityOptions]):
         "Gopher (arXiv:2112.11446), appendix A.1.1; semantics of datatrove's GopherQualityFilter"
     )
     signal_columns = tuple(f"gopher_quality.{s}" for s in SIGNALS)
+    signal_bins = {
+        "gopher_quality.words": COUNT,
+        "gopher_quality.mean_word_length": WORD_LENGTH,
+        "gopher_quality.stop_words": COUNT,
+    }
+    default_bins = FRACTION
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
@@ -112,6 +129,10 @@ class GopherQualityStep(Step[GopherQualityOptions]):
         word = pl.element()
         is_word = word.str.contains(T.NOT_SYMBOL)
         stop = sorted(set(opts.stop_words))
+        stop_words = word.filter(word.is_in(stop))
+        stop_count = (
+            stop_words.len() if opts.stop_words_count == "occurrences" else stop_words.n_unique()
+        )
         # Per document: all words (punctuation included), non-symbol words and their length.
         counts = pl.DataFrame({"_w": T.word_lists(batch.get_column("text"))}).select(
             pl.col("_w").list.len().cast(pl.Int64).alias("_tokens"),
@@ -121,7 +142,7 @@ class GopherQualityStep(Step[GopherQualityOptions]):
             .list.sum()
             .cast(pl.Int64)
             .alias("_chars"),
-            pl.col("_w").list.eval(word.filter(word.is_in(stop))).list.n_unique().alias("_stop"),
+            pl.col("_w").list.eval(stop_count).list.first().alias("_stop"),
         )
         n_lines = T.line_count(text)
         n_ws = T.whitespace_word_count(text)
@@ -165,6 +186,13 @@ class GopherQualityStep(Step[GopherQualityOptions]):
             T.below("stop_words", p + "stop_words", opts.min_stop_words, integer=True),
         ]
         reject = first_failure(batch, [r for r in rules if r is not None])
+        signals = batch.select(self.signal_columns)
         if not opts.keep_signals:
             batch = batch.drop(self.signal_columns)
-        return StepResult(frame=batch, reject=reject, counters=T.rule_counters(reject))
+        return StepResult(
+            frame=batch,
+            reject=reject,
+            counters=T.rule_counters(reject),
+            signals=signals,
+            cuts=T.cuts(rules),
+        )

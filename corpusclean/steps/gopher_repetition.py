@@ -58,6 +58,7 @@ from pydantic import Field, ValidationInfo, field_validator
 
 from corpusclean import text as T
 from corpusclean.hashing import fmix64
+from corpusclean.histograms import FRACTION
 from corpusclean.line_table import DOC, duplicate_stats, one_row_per_item, per_document
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
 
@@ -329,6 +330,9 @@ class GopherRepetitionStep(Step[GopherRepetitionOptions]):
         f"gopher_repetition.{s}" for s in _signal_names(GopherRepetitionOptions())
     )
 
+    #: Every signal is a fraction of the document's lines, paragraphs or characters.
+    default_bins = FRACTION
+
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
         p = f"{self.name}."
@@ -374,6 +378,13 @@ class GopherRepetitionStep(Step[GopherRepetitionOptions]):
         ]
         reject = first_failure(batch, [r for r in rules if r is not None])
         added = [c for c in batch.columns if c.startswith(p)]
+        signals = batch.select(added)
         if not opts.keep_signals:
             batch = batch.drop(added)
-        return StepResult(frame=batch, reject=reject, counters=T.rule_counters(reject))
+        return StepResult(
+            frame=batch,
+            reject=reject,
+            counters=T.rule_counters(reject),
+            signals=signals,
+            cuts=T.cuts(rules),
+        )

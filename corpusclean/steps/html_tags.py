@@ -26,6 +26,7 @@ import re
 import polars as pl
 from pydantic import Field, field_validator
 
+from corpusclean.histograms import CATEGORY
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
 
 #: HTML elements whose tags are looked for by default (the common body and head elements).
@@ -90,6 +91,7 @@ class HtmlTagsStep(Step[HtmlTagsOptions]):
         "(arXiv:2110.08460): OpenWebText documents where an HTML parser found a tag were dropped"
     )
     signal_columns = ("html_tags.tag",)
+    signal_bins = {"html_tags.element": CATEGORY}
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         pattern = markup_pattern(self.options.tags, bool(self.options.comments))
@@ -103,9 +105,22 @@ class HtmlTagsStep(Step[HtmlTagsOptions]):
         reject = first_failure(
             batch, [(pl.col(column).is_not_null(), pl.format("html_tag={}", shown))]
         )
+        # The report counts pages by the element found (bounded by the tag list), not by the
+        # markup itself (unbounded: attributes).
+        element = (
+            pl.when(pl.col(column).str.starts_with("<!--"))
+            .then(pl.lit("comment"))
+            .otherwise(
+                pl.col(column)
+                .str.extract(r"^<\s*/?\s*!?([A-Za-z][A-Za-z0-9-]*)", 1)
+                .str.to_lowercase()
+            )
+            .alias("html_tags.element")
+        )
+        signals = batch.select(element)
         if not self.options.keep_signals:
             batch = batch.drop(column)
         counters = (
             {"rejected.html_tag": int(reject.is_not_null().sum())} if reject is not None else {}
         )
-        return StepResult(frame=batch, reject=reject, counters=counters)
+        return StepResult(frame=batch, reject=reject, counters=counters, signals=signals)

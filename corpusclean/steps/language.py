@@ -21,6 +21,8 @@ from typing import Any
 import polars as pl
 from pydantic import Field, field_validator
 
+from corpusclean import text as T
+from corpusclean.histograms import CATEGORY, FRACTION
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
 
 
@@ -62,6 +64,8 @@ class LanguageStep(Step[LanguageOptions]):
     summary = "Tag language and language_score with fastText lid.176; keep listed languages."
     source = "Joulin et al. 2017 (fastText lid.176); OpenWebText and CCNet (Wenzek et al. 2020)"
     adds_columns = ("language", "language_score")
+    signal_bins = {"language": CATEGORY, "language_score": FRACTION}
+    outcome_groups = ("language",)
 
     def __init__(self, options: LanguageOptions) -> None:
         super().__init__(options)
@@ -97,7 +101,7 @@ class LanguageStep(Step[LanguageOptions]):
             pl.Series("language_score", scores, dtype=pl.Float64),
         )
         language, score = pl.col("language"), pl.col("language_score")
-        rules: list[tuple[pl.Expr, pl.Expr]] = []
+        rules: list[T.Rule] = []
         if opts.keep is not None:
             rules.append(
                 (
@@ -107,9 +111,10 @@ class LanguageStep(Step[LanguageOptions]):
             )
         if opts.min_score > 0:
             rules.append(
-                (
+                T.CutRule(
                     score < opts.min_score,
                     pl.format("language_score={}<{}", score.round(3), pl.lit(opts.min_score)),
+                    T.Cut("language_score", "language_score", opts.min_score, "min"),
                 )
             )
         reject = first_failure(batch, rules)
@@ -118,4 +123,10 @@ class LanguageStep(Step[LanguageOptions]):
             f"language.{lang}": int(n)
             for lang, n in zip(counts["language"], counts["count"], strict=True)
         }
-        return StepResult(frame=batch, reject=reject, counters=counters)
+        return StepResult(
+            frame=batch,
+            reject=reject,
+            counters=counters,
+            signals=batch.select("language", "language_score"),
+            cuts=T.cuts(rules),
+        )

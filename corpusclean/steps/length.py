@@ -10,6 +10,8 @@ from __future__ import annotations
 import polars as pl
 from pydantic import Field, model_validator
 
+from corpusclean import text as T
+from corpusclean.histograms import COUNT
 from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
 
 
@@ -33,27 +35,23 @@ class LengthStep(Step[LengthOptions]):
     summary = "Drop documents outside [min_words, max_words] words or [min_chars, max_chars] chars."
     source = "common practice (OpenWebText, C4, Gopher all bound document length)"
     adds_columns = ("words", "chars")
+    default_bins = COUNT
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
         opts = self.options
         text = pl.col("text")
-        words, chars = pl.col("words"), pl.col("chars")
         batch = batch.with_columns(
             text.str.count_matches(r"\S+").cast(pl.Int64).alias("words"),
             text.str.len_chars().cast(pl.Int64).alias("chars"),
         )
         # First failing rule wins; each branch names the rule and the measured value.
-        rules: list[tuple[pl.Expr, pl.Expr]] = [
-            (words < opts.min_words, pl.format("words={}<{}", words, pl.lit(opts.min_words))),
-            (chars < opts.min_chars, pl.format("chars={}<{}", chars, pl.lit(opts.min_chars))),
+        rules = [
+            T.below("words", "words", opts.min_words, integer=True),
+            T.below("chars", "chars", opts.min_chars, integer=True),
+            T.above("words", "words", opts.max_words, integer=True),
+            T.above("chars", "chars", opts.max_chars, integer=True),
         ]
-        if opts.max_words is not None:
-            rules.append(
-                (words > opts.max_words, pl.format("words={}>{}", words, pl.lit(opts.max_words)))
-            )
-        if opts.max_chars is not None:
-            rules.append(
-                (chars > opts.max_chars, pl.format("chars={}>{}", chars, pl.lit(opts.max_chars)))
-            )
-        reject = first_failure(batch, rules)
-        return StepResult(frame=batch, reject=reject)
+        reject = first_failure(batch, [r for r in rules if r is not None])
+        return StepResult(
+            frame=batch, reject=reject, signals=batch.select("words", "chars"), cuts=T.cuts(rules)
+        )

@@ -36,7 +36,9 @@ from typing import Any
 import polars as pl
 from pydantic import Field, field_validator
 
+from corpusclean.histograms import COUNT
 from corpusclean.steps.base import CorpusStep, RunContext, Step, StepOptions, StepResult
+from corpusclean.text import Cut
 from corpusclean.tokenizer import (
     TokenizerError,
     TrainSpec,
@@ -86,6 +88,7 @@ class MinTokensStep(Step[MinTokensOptions]):
         "counted with the run's tokenizer"
     )
     signal_columns = (TOKENS,)
+    signal_bins = {TOKENS: COUNT}
 
     def __new__(cls, options: StepOptions) -> MinTokensStep:
         if cls is MinTokensStep and isinstance(getattr(options, "tokenizer", None), dict):
@@ -148,12 +151,15 @@ class MinTokensStep(Step[MinTokensOptions]):
             .cast(pl.String)
             .alias("detail")
         ).to_series()
+        signals = batch.select(TOKENS)
         if not opts.keep_signals:
             batch = batch.drop(TOKENS)
         return StepResult(
             frame=batch,
             reject=reject,
             counters={"tokens": int(counts.sum()), "short": int((counts < opts.min).sum())},
+            signals=signals,
+            cuts=[Cut("tokens", TOKENS, float(opts.min), "min")],
         )
 
 
