@@ -123,6 +123,19 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_inspect(args: argparse.Namespace) -> int:
+    from corpusclean.inspect import inspect_id, inspect_reason
+    from corpusclean.run_output import RunFolderError, read_stats
+
+    try:
+        read_stats(args.dir)
+        if args.id is not None:
+            return inspect_id(args.dir, args.id)
+        return inspect_reason(args.dir, args.reason, n=args.n, seed=args.seed, grep=args.grep)
+    except RunFolderError as exc:
+        raise UsageError(str(exc)) from exc
+
+
 def input_paths(rules_path: str, rules: Any, inputs: list[str] | None) -> tuple[list[Path], bool]:
     """The files to read: --input, else the rules' input.paths (relative to the rules file),
     else the embedded sample. The flag says whether it is the sample."""
@@ -398,6 +411,16 @@ def build_parser() -> argparse.ArgumentParser:
     report = sub.add_parser("report", help="rebuild report.md/report.html from stats.json")
     report.add_argument("dir")
     report.set_defaults(func=_cmd_report)
+
+    inspect = sub.add_parser("inspect", help="print dropped documents, or where one document went")
+    inspect.add_argument("dir", help="a run's output folder")
+    which = inspect.add_mutually_exclusive_group(required=True)
+    which.add_argument("--reason", metavar="STEP", help="documents this step dropped")
+    which.add_argument("--id", metavar="ID", help="where this document went and why")
+    inspect.add_argument("--n", type=int, default=10, help="documents to print (--reason)")
+    inspect.add_argument("--grep", metavar="WORD", help="only texts containing WORD (any case)")
+    inspect.add_argument("--seed", type=int, default=0, help="seed of the random choice")
+    inspect.set_defaults(func=_cmd_inspect)
 
     ablate = sub.add_parser(
         "ablate",
