@@ -125,7 +125,7 @@ def read_rows(
     wanted = pl.Series(list(rows), dtype=pl.UInt32)
     return (
         pl.scan_parquet(Path(directory) / part, row_index_name="_row")
-        .filter(pl.col("_row").is_in(wanted))
+        .filter(pl.col("_row").is_in(wanted.implode()))
         .select("_row", *columns)
         .collect()
     )
@@ -295,7 +295,7 @@ def _locate(directory: Path, ids: Iterable[str]) -> pl.DataFrame:
     frames: list[pl.LazyFrame] = []
     for folder in (DOCUMENTS, REJECTED):
         for part, scan in _scan(directory, folder):
-            found = scan.filter(pl.col("id").is_in(wanted))
+            found = scan.filter(pl.col("id").is_in(wanted.implode()))
             if folder == DOCUMENTS:
                 found = found.select("id", "_row").with_columns(
                     *(pl.lit(None, dtype=t).alias(c) for c, t in short.items())
@@ -494,7 +494,7 @@ def duplicate_clusters(
         [
             scan.filter(pl.col("reason") == step)
             .select("_row", "id", "detail", "source", "line", survivor)
-            .filter(pl.col("survivor").is_in(chosen_ids))
+            .filter(pl.col("survivor").is_in(chosen_ids.implode()))
             .with_columns(pl.lit(part).alias("_part"))
             for part, scan in _scan(directory, REJECTED)
         ],
