@@ -50,6 +50,7 @@ from corpusclean.executors import Executor, Setup, Task, make_executor
 from corpusclean.io import InputBatch
 from corpusclean.io.errors import write_errors
 from corpusclean.io.numbering import seq_of
+from corpusclean.io.paths import WEB_KINDS, input_format
 from corpusclean.io.shards import tokenize_documents
 from corpusclean.rules import Rules, RulesError, StepSpec
 from corpusclean.shuffle import PARTITION_BYTES, partition_count
@@ -202,6 +203,8 @@ def _read_spec(config: RunConfig) -> worker.ReadSpec:
         id_field=config.rules.input.id_field,
         batch_docs=config.batch_docs,
         batch_bytes=config.batch_bytes,
+        html_extractor=config.rules.input.html_extractor,
+        web=any((input_format(p) or ("",))[0] in WEB_KINDS for p in config.inputs),
     )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from corpusclean.extract import DEFAULT_EXTRACTOR, Extractor
 from corpusclean.steps import STEPS, Step, StepOptions
 from corpusclean.tokenizer import TokenizeSpec
 
@@ -32,6 +33,8 @@ class InputSpec(_Strict):
     paths: list[str] = Field(default_factory=list)
     text_field: str = "text"
     id_field: str = "id"
+    #: Main-text extractor of WARC and HTML input (corpusclean.extract; docs/extraction.md).
+    html_extractor: Extractor = DEFAULT_EXTRACTOR
 
 
 class _Top(_Strict):

@@ -50,6 +50,7 @@ class BatchOutcome:
     step_counters: list[dict[str, int]]
     kept_bytes: int = 0
     scan_seconds: float = 0.0  # time spent scanning for the corpus-wide step that follows
+    read_rejected: dict[str, int] = field(default_factory=dict)  # by a reader (io.warc), by reason
 
 
 class InvariantError(RuntimeError):
@@ -69,6 +70,8 @@ class RunStats:
     steps: list[StepTally] = field(default_factory=list)
     tokens: dict[str, Any] | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Rows a reader rejected (a WARC record that is no HTML page), by reason ("warc").
+    read_rejected: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         if not self.steps:
@@ -77,6 +80,7 @@ class RunStats:
     def add(self, outcome: BatchOutcome) -> None:
         self.kept_docs += outcome.kept_docs
         self.kept_text_bytes += outcome.kept_bytes
+        self.read_rejected.update(outcome.read_rejected)
         for tally, n_in, n_out, secs, counters in zip(
             self.steps[outcome.first_step : outcome.first_step + len(outcome.step_in)],
             outcome.step_in,
@@ -94,8 +98,9 @@ class RunStats:
 
     @property
     def rejected(self) -> dict[str, int]:
-        """Rejections per step name (a step used twice adds up under its name)."""
-        out: Counter[str] = Counter()
+        """Rejections per step name (a step used twice adds up under its name), after the
+        readers' own (reason ``warc``)."""
+        out: Counter[str] = Counter(self.read_rejected)
         for tally in self.steps:
             out[tally.name] += tally.in_docs - tally.out_docs
         return dict(out)
@@ -107,6 +112,7 @@ class RunStats:
             "kept_docs": self.kept_docs,
             "error_records": self.error_records,
             "kept_text_bytes": self.kept_text_bytes,
+            "read_rejected": dict(self.read_rejected),
             "steps": [
                 {"in": t.in_docs, "out": t.out_docs, "s": t.seconds, "c": dict(t.counters)}
                 for t in self.steps
@@ -118,6 +124,7 @@ class RunStats:
         self.kept_docs = state["kept_docs"]
         self.error_records = state["error_records"]
         self.kept_text_bytes = state["kept_text_bytes"]
+        self.read_rejected = Counter(state.get("read_rejected", {}))
         for tally, saved in zip(self.steps, state["steps"], strict=True):
             tally.in_docs, tally.out_docs, tally.seconds = saved["in"], saved["out"], saved["s"]
             tally.counters = Counter(saved["c"])

@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import polars as pl
@@ -28,7 +28,7 @@ import pyarrow as pa
 
 from corpusclean.io.numbering import DOC_SHIFT, batch_seq
 from corpusclean.io.parts import part_name, rejected_part_name, write_parquet
-from corpusclean.io.records import InputBatch
+from corpusclean.io.records import READ_REJECT_COLUMNS, WEB_COLUMNS, InputBatch
 from corpusclean.rules import StepSpec
 from corpusclean.stats import BatchOutcome
 from corpusclean.steps import Step
@@ -36,6 +36,16 @@ from corpusclean.steps.base import CorpusStep
 
 #: Columns of ``rejected/*.parquet``, in order.
 REJECTED_COLUMNS = ("id", "text", "reason", "detail", "source", "line")
+#: What ``rejected/`` rows of a run with WARC or HTML input also carry (a run without keeps
+#: REJECTED_COLUMNS exactly): the url and the web columns (:data:`WEB_COLUMNS`).
+REJECTED_WEB_COLUMNS = ("url", *WEB_COLUMNS)
+
+
+def rejected_columns(frame: pl.DataFrame) -> tuple[str, ...]:
+    """The columns of ``rejected/`` for rows of ``frame``."""
+    return REJECTED_COLUMNS + (REJECTED_WEB_COLUMNS if WEB_COLUMNS[0] in frame.columns else ())
+
+
 #: Engine bookkeeping that is not part of a kept document.
 BOOKKEEPING = ("source", "line", "_doc")
 
@@ -123,7 +133,14 @@ def process_table(seq: int, source: str, table: pa.Table) -> BatchOutcome:
         pl.lit(source, dtype=pl.String).alias("source"),
         ((pl.int_range(pl.len(), dtype=pl.Int64)) + (seq << DOC_SHIFT)).alias("_doc"),
     )
-    return process_frame(seq, frame)
+    read_rejected = None
+    if READ_REJECT_COLUMNS[0] in frame.columns:  # a reader's own rejections (io.warc)
+        reason, detail = READ_REJECT_COLUMNS
+        read_rejected = frame.filter(pl.col(reason).is_not_null()).rename(
+            {reason: "reason", detail: "detail"}
+        )
+        frame = frame.filter(pl.col(reason).is_null()).drop(READ_REJECT_COLUMNS)
+    return process_frame(seq, frame, read_rejected)
 
 
 @dataclass(frozen=True)
@@ -135,17 +152,24 @@ class ReadSpec:
     id_field: str
     batch_docs: int
     batch_bytes: int
+    html_extractor: str = "resiliparse"
+    web: bool = False  # some input is WARC or HTML: every batch gets the web columns
 
     def batches(self, path: Path) -> Iterator[InputBatch]:
         from corpusclean.io import read_batches  # here: a worker of a later pass reads none
+        from corpusclean.io.batching import to_web_schema
 
-        return read_batches(
+        batches = read_batches(
             path,
             text_field=self.text_field,
             id_field=self.id_field,
             batch_docs=min(self.batch_docs, 1 << DOC_SHIFT),
             batch_bytes=self.batch_bytes,
+            html_extractor=self.html_extractor,
         )
+        if not self.web:
+            return batches
+        return (replace(b, table=to_web_schema(b.table)) for b in batches)
 
 
 def numbered_batches(
@@ -197,11 +221,20 @@ def process_part(seq: int, path: str) -> BatchOutcome:
     return process_frame(seq, pl.read_parquet(path))
 
 
-def process_frame(seq: int, frame: pl.DataFrame) -> BatchOutcome:
-    """Apply the pass's steps in order; rows a step rejects leave with that step's name."""
+def process_frame(
+    seq: int, frame: pl.DataFrame, read_rejected: pl.DataFrame | None = None
+) -> BatchOutcome:
+    """Apply the pass's steps in order; rows a step rejects leave with that step's name
+    (``read_rejected``: rows the reader rejected, with their reason and detail)."""
     assert _pass is not None, "use_pass was not called"
     in_docs = frame.height
     rejected: list[pl.DataFrame] = []
+    by_reader: dict[str, int] = {}
+    if read_rejected is not None and read_rejected.height:
+        rejected.append(read_rejected.select(rejected_columns(read_rejected)))
+        counts = read_rejected.get_column("reason").value_counts(sort=True, name="n")
+        by_reader = dict(zip(counts["reason"], counts["n"], strict=True))
+        in_docs += read_rejected.height
     step_in: list[int] = []
     step_out: list[int] = []
     step_seconds: list[float] = []
@@ -228,7 +261,7 @@ def process_frame(seq: int, frame: pl.DataFrame) -> BatchOutcome:
                         dropped.with_columns(
                             pl.lit(step.name).alias("reason"),
                             reject.filter(reject.is_not_null()),
-                        ).select(REJECTED_COLUMNS)
+                        ).select(rejected_columns(dropped))
                     )
                 frame = frame.filter(reject.is_null())
         step_seconds.append(time.perf_counter() - start)
@@ -263,4 +296,5 @@ def process_frame(seq: int, frame: pl.DataFrame) -> BatchOutcome:
         step_counters=step_counters,
         kept_bytes=kept_bytes,
         scan_seconds=scan_seconds,
+        read_rejected=by_reader,
     )

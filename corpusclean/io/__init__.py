@@ -12,10 +12,15 @@ Formats, chosen by extension (case-insensitive):
 ``.parquet``                                            one row per document
 ``.txt``                                                the whole file is one document
 ``.wet`` ``.wet.gz`` (so ``.warc.wet.gz``)              Common Crawl WET (WARC/1.0 records)
+``.warc`` ``.warc.gz``                                  WARC: HTML responses, main text extracted
+``.html`` ``.htm``                                      one HTML page, main text extracted
 ======================================================  ==========================================
 
-A plain ``.json`` file is not accepted (it may be one JSON array, not JSON Lines); full WARC
-files (``.warc.gz``, with HTML responses) are not supported either.
+A plain ``.json`` file is not accepted (it may be one JSON array, not JSON Lines). WARC and
+HTML (:mod:`corpusclean.io.warc`, :mod:`corpusclean.io.html`) give tables of ``WEB_SCHEMA``:
+``BATCH_SCHEMA``'s columns, then ``host``, ``domain``, ``warc_record_id``, ``warc_date`` and the
+reader's own rejections (``_reject_reason``, ``_reject_detail``: a WARC record that is no HTML
+page); their modules say how every record is accounted for.
 
 Every batch table has exactly the columns of :data:`BATCH_SCHEMA`:
 
@@ -120,6 +125,7 @@ def read_batches(
     batch_bytes: int = 32 << 20,
     byte_range: tuple[int, int] | None = None,
     first_line: int = 1,
+    html_extractor: str = "resiliparse",
 ) -> Iterator[InputBatch]:
     """Stream one input file as bounded :class:`InputBatch` es (see the module docstring).
 
@@ -132,7 +138,8 @@ def read_batches(
     reads the lines that start in ``[start, end)``, numbered from ``first_line`` (their
     number in the whole file: :mod:`corpusclean.io.splits`), so that the ranges of any cut,
     read one after another, give the whole file's rows and errors; ``bytes_read`` sums to
-    ``end - start`` (``end`` capped at the file size).
+    ``end - start`` (``end`` capped at the file size). ``html_extractor`` (WARC and HTML)
+    names the main-text extractor (:mod:`corpusclean.extract`).
     """
     if batch_docs < 1 or batch_bytes < 1:
         raise ValueError("batch_docs and batch_bytes must be positive")
@@ -178,6 +185,21 @@ def read_batches(
         from corpusclean.io.wet import read_wet
 
         return read_wet(path, source, compression, batch_docs=batch_docs, batch_bytes=batch_bytes)
+    if kind == "warc":
+        from corpusclean.io.warc import read_warc
+
+        return read_warc(
+            path,
+            source,
+            compression,
+            batch_docs=batch_docs,
+            batch_bytes=batch_bytes,
+            html_extractor=html_extractor,
+        )
+    if kind == "html":
+        from corpusclean.io.html import read_html
+
+        return read_html(path, source, html_extractor=html_extractor)
     if kind == "txt":
         from corpusclean.io.txt import read_txt
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from corpusclean.io.records import BATCH_SCHEMA, ErrorRecord, InputBatch
+from corpusclean.io.records import BATCH_SCHEMA, WEB_SCHEMA, ErrorRecord, InputBatch
 
 
 def make_table(
@@ -85,3 +85,48 @@ class RecordBatcher:
         errors = self.errors
         self.reset()
         return table, errors
+
+
+def make_web_table(
+    ids: list[str],
+    texts: list[str],
+    lines: list[int],
+    urls: list[str | None],
+    record_ids: list[str | None],
+    dates: list[str | None],
+    reasons: list[str | None],
+    details: list[str | None],
+) -> pa.Table:
+    """A table of exactly ``WEB_SCHEMA``: ``host`` and ``domain`` are computed from the urls
+    over the whole column at once (:func:`corpusclean.domains.hosts_and_domains`)."""
+    import polars as pl  # here: the JSONL and Parquet readers never need Polars
+
+    from corpusclean.domains import hosts_and_domains
+
+    hd = hosts_and_domains(pl.Series("url", urls, dtype=pl.String)).to_arrow()
+    columns = {
+        "id": pa.array(ids, pa.string()),
+        "text": pa.array(texts, pa.string()),
+        "line": pa.array(lines, pa.int64()),
+        "url": pa.array(urls, pa.string()),
+        "host": hd.column("host").combine_chunks().cast(pa.string()),
+        "domain": hd.column("domain").combine_chunks().cast(pa.string()),
+        "warc_record_id": pa.array(record_ids, pa.string()),
+        "warc_date": pa.array(dates, pa.string()),
+        "_reject_reason": pa.array(reasons, pa.string()),
+        "_reject_detail": pa.array(details, pa.string()),
+    }
+    return pa.Table.from_arrays(list(columns.values()), schema=WEB_SCHEMA)
+
+
+def to_web_schema(table: pa.Table) -> pa.Table:
+    """A ``BATCH_SCHEMA`` table given ``WEB_SCHEMA``'s extra columns, all null (a JSONL, WET,
+    text or Parquet batch of a run that also reads WARC or HTML)."""
+    if table.schema.equals(WEB_SCHEMA):
+        return table
+    n = table.num_rows
+    arrays = [
+        table.column(f.name) if f.name in table.column_names else pa.nulls(n, f.type)
+        for f in WEB_SCHEMA
+    ]
+    return pa.Table.from_arrays(arrays, schema=WEB_SCHEMA)

@@ -27,7 +27,13 @@ _FORMATS: dict[str, tuple[str, str | None]] = {
     ".txt": ("txt", None),
     ".wet": ("wet", None),
     ".wet.gz": ("wet", "gzip"),
+    ".warc": ("warc", None),
+    ".warc.gz": ("warc", "gzip"),
+    ".html": ("html", None),
+    ".htm": ("html", None),
 }
+#: Formats whose batches carry the web columns (``records.WEB_COLUMNS``).
+WEB_KINDS: tuple[str, ...] = ("warc", "html")
 #: File name endings accepted by :func:`expand_inputs` and :func:`read_batches`.
 SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(_FORMATS, key=lambda s: (-len(s), s)))
 
@@ -35,7 +41,8 @@ SUPPORTED_SUFFIXES: tuple[str, ...] = tuple(sorted(_FORMATS, key=lambda s: (-len
 def input_format(path: str | os.PathLike[str]) -> tuple[str, str | None] | None:
     """``(kind, compression)`` for a supported file name, else None.
 
-    kind is ``jsonl``, ``parquet``, ``txt`` or ``wet``; compression ``gzip``, ``zstd`` or None.
+    kind is ``jsonl``, ``parquet``, ``txt``, ``wet``, ``warc`` or ``html``; compression
+    ``gzip``, ``zstd`` or None.
     """
     name = os.path.basename(os.fspath(path)).lower()
     for suffix in SUPPORTED_SUFFIXES:

@@ -22,6 +22,20 @@ BATCH_SCHEMA = pa.schema(
     ]
 )
 
+#: Columns a WARC or HTML batch has after BATCH_SCHEMA's (docs/contract.md): the URL's host and
+#: registered domain, the WARC record's id and date (null for ``.html`` files). A run with any
+#: WARC or HTML input gives every batch these columns (null where a format has none), so that
+#: every part of the run has one schema; a run without one never has them.
+WEB_COLUMNS: tuple[str, ...] = ("host", "domain", "warc_record_id", "warc_date")
+#: A reader's own rejections (a WARC record that is no HTML page): rows whose ``_reject_reason``
+#: is set go to ``rejected/`` with that reason and ``_reject_detail`` before any step runs.
+READ_REJECT_COLUMNS: tuple[str, ...] = ("_reject_reason", "_reject_detail")
+#: Columns of every batch of a run with web input.
+WEB_SCHEMA = pa.schema(
+    [*BATCH_SCHEMA, *(pa.field(c, pa.string(), nullable=True) for c in WEB_COLUMNS)]
+    + [pa.field(c, pa.string(), nullable=True) for c in READ_REJECT_COLUMNS]
+)
+
 RAW_MAX = 1000  # characters kept in ErrorRecord.raw
 #: The bytes a blank line may consist of (JSONL) or that may separate records (WET).
 WHITESPACE = b" \t\r\n\x0b\x0c"
@@ -49,7 +63,7 @@ class ErrorRecord:
 class InputBatch:
     """A bounded slice of one input file."""
 
-    table: pa.Table  # exactly BATCH_SCHEMA: id, text, line, url
+    table: pa.Table  # exactly BATCH_SCHEMA (id, text, line, url), or WEB_SCHEMA for WARC/HTML
     errors: list[ErrorRecord]
     source: str  # the file path as given
     bytes_read: int  # file bytes (compressed when compressed) consumed since the last batch;
