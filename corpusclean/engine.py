@@ -169,7 +169,9 @@ def bind_steps(rules: Rules) -> list[StepSpec]:
 
 def plan_passes(steps: list[StepSpec], output: Path) -> list[PassSpec]:
     """Cut the steps into passes at each corpus-wide step."""
-    cuts = [i for i, spec in enumerate(steps) if spec.build().corpus_wide]
+    built = [spec.build() for spec in steps]
+    cuts = [i for i, step in enumerate(built) if step.corpus_wide]
+    groups = tuple(dict.fromkeys(c for step in built for c in step.outcome_groups))
     bounds = [0, *cuts, len(steps)]
     passes = []
     for index in range(len(bounds) - 1):
@@ -185,6 +187,7 @@ def plan_passes(steps: list[StepSpec], output: Path) -> list[PassSpec]:
                 scan=scan,
                 output=output,
                 work=output / WORK / f"pass-{index}",
+                groups=groups,
             )
         )
     return passes

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from corpusclean.observations import Groups, StepObservation, groups_as_dict, merge_groups
+
 
 @dataclass
 class StepTally:
@@ -22,6 +24,7 @@ class StepTally:
     out_docs: int = 0
     seconds: float = 0.0
     counters: Counter[str] = field(default_factory=Counter)
+    seen: StepObservation = field(default_factory=StepObservation)
 
     def as_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -33,6 +36,7 @@ class StepTally:
         }
         if self.counters:
             out["counters"] = dict(sorted(self.counters.items()))
+        out.update(self.seen.as_dict())  # in_bytes, out_bytes, histograms, edits
         return out
 
 
@@ -51,6 +55,8 @@ class BatchOutcome:
     kept_bytes: int = 0
     scan_seconds: float = 0.0  # time spent scanning for the corpus-wide step that follows
     read_rejected: dict[str, int] = field(default_factory=dict)  # by a reader (io.warc), by reason
+    step_seen: list[StepObservation] = field(default_factory=list)  # for the report
+    groups: Groups = field(default_factory=dict)  # outcomes by language (observations.py)
 
 
 class InvariantError(RuntimeError):
@@ -72,6 +78,7 @@ class RunStats:
     extra: dict[str, Any] = field(default_factory=dict)
     #: Rows a reader rejected (a WARC record that is no HTML page), by reason ("warc").
     read_rejected: Counter[str] = field(default_factory=Counter)
+    groups: Groups = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.steps:
@@ -95,6 +102,9 @@ class RunStats:
             tally.counters.update(counters)
         if outcome.scan_seconds:
             self.steps[outcome.first_step + len(outcome.step_in)].seconds += outcome.scan_seconds
+        for tally, seen in zip(self.steps[outcome.first_step :], outcome.step_seen, strict=False):
+            tally.seen.merge(seen)
+        merge_groups(self.groups, outcome.groups)
 
     @property
     def rejected(self) -> dict[str, int]:
@@ -114,9 +124,16 @@ class RunStats:
             "kept_text_bytes": self.kept_text_bytes,
             "read_rejected": dict(self.read_rejected),
             "steps": [
-                {"in": t.in_docs, "out": t.out_docs, "s": t.seconds, "c": dict(t.counters)}
+                {
+                    "in": t.in_docs,
+                    "out": t.out_docs,
+                    "s": t.seconds,
+                    "c": dict(t.counters),
+                    "seen": t.seen.as_dict(),
+                }
                 for t in self.steps
             ],
+            "groups": self.groups,
         }
 
     def restore(self, state: dict[str, Any]) -> None:
@@ -128,6 +145,8 @@ class RunStats:
         for tally, saved in zip(self.steps, state["steps"], strict=True):
             tally.in_docs, tally.out_docs, tally.seconds = saved["in"], saved["out"], saved["s"]
             tally.counters = Counter(saved["c"])
+            tally.seen = StepObservation.from_dict(saved["seen"])
+        self.groups = state["groups"]
 
     def check_invariant(self) -> None:
         total = self.kept_docs + sum(self.rejected.values()) + self.error_records
@@ -150,6 +169,8 @@ class RunStats:
             "kept_text_bytes": self.kept_text_bytes,
             "seconds": round(self.seconds, 3),
         }
+        if self.groups:
+            out["breakdown"] = groups_as_dict(self.groups, [t.name for t in self.steps])
         if self.tokens is not None:
             out["tokens"] = self.tokens
         out.update(self.extra)

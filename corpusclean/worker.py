@@ -23,12 +23,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pyarrow as pa
 
 from corpusclean.io.numbering import DOC_SHIFT, batch_seq
 from corpusclean.io.parts import part_name, rejected_part_name, write_parquet
 from corpusclean.io.records import READ_REJECT_COLUMNS, WEB_COLUMNS, InputBatch
+from corpusclean.observations import Groups, StepObservation, observe_step, tally_groups
 from corpusclean.rules import StepSpec
 from corpusclean.stats import BatchOutcome
 from corpusclean.steps import Step
@@ -65,6 +67,8 @@ class PassSpec:
     scan: StepSpec | None  # corpus-wide step whose scan runs on this pass's survivors
     output: Path
     work: Path  # this pass's work folder (survivors/, scan/)
+    #: Columns (of any step of the run) by whose values outcomes are tallied for the report.
+    groups: tuple[str, ...] = ()
 
     @property
     def last(self) -> bool:
@@ -239,10 +243,13 @@ def process_frame(
     step_out: list[int] = []
     step_seconds: list[float] = []
     step_counters: list[dict[str, int]] = []
+    step_seen: list[StepObservation] = []
+    groups: Groups = {}
     for step in _steps:
         step_in.append(frame.height)
         start = time.perf_counter()
         counters: dict[str, int] = {}
+        seen = StepObservation()
         if frame.height:
             try:
                 result = step.apply(frame)
@@ -252,10 +259,17 @@ def process_frame(
                     f"step '{step.name}' failed on {frame.get_column('source')[0]} "
                     f"(lines {lines.min()}-{lines.max()}): {type(exc).__name__}: {exc}"
                 ) from exc
-            frame, counters = result.frame, result.counters
+            before, frame, counters = frame, result.frame, result.counters
+            mask = (
+                result.reject.is_not_null().to_numpy()
+                if result.reject is not None
+                else np.zeros(frame.height, dtype=bool)
+            )
+            seen = observe_step(step, before, result, mask)
             if result.reject is not None:
                 reject = result.reject.alias("detail")
                 dropped = frame.filter(reject.is_not_null())
+                tally_groups(groups, dropped, _pass.groups, step.name)
                 if dropped.height:
                     rejected.append(
                         dropped.with_columns(
@@ -267,6 +281,7 @@ def process_frame(
         step_seconds.append(time.perf_counter() - start)
         step_out.append(frame.height)
         step_counters.append(counters)
+        step_seen.append(seen)
 
     scan_seconds = 0.0
     if _scanner is not None:
@@ -281,6 +296,7 @@ def process_frame(
         if kept.height:
             write_parquet(kept, _pass.output / "documents" / part_name(seq))
         kept_docs = kept.height
+        tally_groups(groups, kept, _pass.groups, None)
         kept_bytes = int(kept.get_column("text").str.len_bytes().sum() or 0) if kept.height else 0
     if rejected:
         name = rejected_part_name(seq, _pass.index)
@@ -297,4 +313,6 @@ def process_frame(
         kept_bytes=kept_bytes,
         scan_seconds=scan_seconds,
         read_rejected=by_reader,
+        step_seen=step_seen,
+        groups=groups,
     )
