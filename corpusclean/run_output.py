@@ -90,8 +90,12 @@ def read_stats(directory: Path | str) -> dict[str, Any]:
 
 
 def step_names(directory: Path | str) -> list[str]:
-    """The run's steps in order (``stats.json``'s ``steps``)."""
-    return [step["name"] for step in read_stats(directory).get("steps", [])]
+    """The reasons a document of the run may have been dropped for: its steps in order
+    (``stats.json``'s ``steps``), then any other key of ``rejected`` (a reader's own rejections,
+    ``warc`` for a WARC record that is no HTML page)."""
+    stats = read_stats(directory)
+    names = [step["name"] for step in stats.get("steps", [])]
+    return names + [r for r in stats.get("rejected", {}) if r not in names]
 
 
 def check_step(directory: Path | str, step: str) -> None:

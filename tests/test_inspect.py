@@ -23,6 +23,7 @@ from corpusclean.run_output import (
     find_document,
     id_hash,
     opening_line,
+    step_names,
 )
 
 RULES = """\
@@ -393,3 +394,10 @@ def test_opening_line_is_the_first_non_blank_line_cut() -> None:
     assert re.fullmatch(
         DUPLICATE_DETAILS["minhash_dedup"], "near-duplicate of a (b) (jaccard=0.87)"
     )
+
+
+def test_a_readers_own_reason_is_a_valid_reason(tmp_path: Path) -> None:
+    stats = {"steps": [{"name": "length"}], "rejected": {"warc": 3, "length": 1}}
+    (tmp_path / "stats.json").write_text(json.dumps(stats))
+    assert step_names(tmp_path) == ["length", "warc"]
+    assert choose_rejected(tmp_path, "warc", 5).is_empty()  # no rejected/ folder: no rows
