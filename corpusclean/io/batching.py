@@ -120,13 +120,24 @@ def make_web_table(
 
 
 def to_web_schema(table: pa.Table) -> pa.Table:
-    """A ``BATCH_SCHEMA`` table given ``WEB_SCHEMA``'s extra columns, all null (a JSONL, WET,
-    text or Parquet batch of a run that also reads WARC or HTML)."""
+    """A ``BATCH_SCHEMA`` table given ``WEB_SCHEMA``'s extra columns (a JSONL, WET, text or
+    Parquet batch of a run that also reads WARC or HTML): ``host`` and ``domain`` from its
+    urls, the WARC columns and the reader-rejection columns null."""
     if table.schema.equals(WEB_SCHEMA):
         return table
+    import polars as pl
+
+    from corpusclean.domains import hosts_and_domains
+
     n = table.num_rows
+    hd = hosts_and_domains(pl.from_arrow(table.column("url"))).to_arrow()  # type: ignore[arg-type]
+    derived = {
+        name: hd.column(name).combine_chunks().cast(pa.string()) for name in ("host", "domain")
+    }
     arrays = [
-        table.column(f.name) if f.name in table.column_names else pa.nulls(n, f.type)
+        table.column(f.name)
+        if f.name in table.column_names
+        else derived.get(f.name, pa.nulls(n, f.type))
         for f in WEB_SCHEMA
     ]
     return pa.Table.from_arrays(arrays, schema=WEB_SCHEMA)
