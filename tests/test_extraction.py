@@ -122,7 +122,7 @@ def pages(shared_data_module: Path) -> dict[str, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def shared_data_module() -> Path:
-    from conftest import SHARED_DATA
+    from tests.conftest import SHARED_DATA
 
     if not (SHARED_DATA / "cc").is_dir():
         pytest.skip("../shared/data/cc is absent")
