@@ -205,3 +205,12 @@ def test_hand_made_page(name: str) -> None:
 def test_unknown_extractor() -> None:
     with pytest.raises(ValueError, match="unknown HTML extractor"):
         extract_texts(["<p>x</p>"], "justext")
+
+
+@pytest.mark.parametrize("name", EXTRACTORS)
+def test_a_page_extracts_the_same_however_often_it_was_seen(name: str) -> None:
+    """No state between pages: Trafilatura's own deduplication (off here) would empty a page
+    the process has seen before, so output would depend on the worker count."""
+    first = extract_texts([HAND_MADE], name)[0]
+    again = extract_texts([HAND_MADE] * 5, name)[0]
+    assert again == first * 5
