@@ -19,10 +19,12 @@ from corpusclean.steps.line_dedup import LineDedupStep
 from corpusclean.steps.min_tokens import MinTokensStep
 from corpusclean.steps.minhash_dedup import MinhashDedupStep
 from corpusclean.steps.unicode_repair import UnicodeRepairStep
+from corpusclean.steps.url_filter import UrlFilterStep
 
 STEPS: dict[str, type[Step]] = {
     step.name: step
     for step in (
+        UrlFilterStep,
         UnicodeRepairStep,
         LanguageStep,
         LengthStep,
