@@ -69,25 +69,42 @@ def opening(text: str, limit: int = OPENING_CHARS) -> str:
 
 @dataclass(frozen=True)
 class FunnelRow:
+    """A step's row of the funnel; a reader's own rejections (``warc``: records that are no
+    HTML page) come first, without bytes or time (the reader measures neither)."""
+
     name: str
     in_docs: int
     out_docs: int
-    in_bytes: int
-    out_bytes: int
-    seconds: float
+    in_bytes: int | None
+    out_bytes: int | None
+    seconds: float | None
 
     @property
     def removed_docs(self) -> int:
         return self.in_docs - self.out_docs
 
     @property
-    def removed_bytes(self) -> int:
+    def removed_bytes(self) -> int | None:
+        if self.in_bytes is None or self.out_bytes is None:
+            return None
         return self.in_bytes - self.out_bytes
 
 
+def reader_rejections(stats: dict[str, Any]) -> dict[str, int]:
+    """Rejections by a reader (reasons of ``rejected`` that are no step of the run)."""
+    steps = {s["name"] for s in stats["steps"]}
+    return {k: v for k, v in stats["rejected"].items() if k not in steps and v}
+
+
 def funnel(stats: dict[str, Any]) -> list[FunnelRow]:
-    """One row per step, in order (the steps' own counts and bytes from ``stats.json``)."""
-    return [
+    """One row per step, in order (the steps' own counts and bytes from ``stats.json``),
+    after the readers' rejections."""
+    rows = []
+    remaining = stats["input_docs"] - stats["error_records"]
+    for reason, n in reader_rejections(stats).items():
+        rows.append(FunnelRow(f"{reason} (reader)", remaining, remaining - n, None, None, None))
+        remaining -= n
+    return rows + [
         FunnelRow(
             s["name"], s["in_docs"], s["out_docs"], s["in_bytes"], s["out_bytes"], s["seconds"]
         )
@@ -96,7 +113,8 @@ def funnel(stats: dict[str, Any]) -> list[FunnelRow]:
 
 
 def input_counts(stats: dict[str, Any]) -> tuple[int, int]:
-    """Documents that entered the pipeline (readable records) and their text bytes."""
+    """Documents read (readable records, a reader's rejections included) and the text bytes
+    that reached the first step."""
     docs = stats["input_docs"] - stats["error_records"]
     nbytes = stats["steps"][0]["in_bytes"] if stats["steps"] else stats["kept_text_bytes"]
     return docs, nbytes

@@ -45,6 +45,10 @@ def _summary(stats: dict[str, Any]) -> list[str]:
 
 def funnel_rows(stats: dict[str, Any]) -> list[list[object]]:
     docs, nbytes = C.input_counts(stats)
+
+    def known(value: object, shown: str) -> str:
+        return "-" if value is None else shown
+
     return [
         [
             row.name,
@@ -52,10 +56,10 @@ def funnel_rows(stats: dict[str, Any]) -> list[list[object]]:
             f"{row.out_docs:,}",
             f"{row.removed_docs:,}",
             C.pct(row.removed_docs, docs),
-            C.mb(row.in_bytes),
-            C.mb(row.out_bytes),
-            C.pct(row.removed_bytes, nbytes),
-            f"{row.seconds:.2f}",
+            known(row.in_bytes, C.mb(row.in_bytes or 0)),
+            known(row.out_bytes, C.mb(row.out_bytes or 0)),
+            known(row.removed_bytes, C.pct(row.removed_bytes or 0, nbytes)),
+            known(row.seconds, f"{row.seconds or 0:.2f}"),
         ]
         for row in C.funnel(stats)
     ]

@@ -133,7 +133,7 @@ def _funnel_chart(stats: dict[str, Any]) -> str:
     svg = charts.funnel(
         ["input", *(r.name for r in rows)],
         [docs, *(r.out_docs for r in rows)],
-        [nbytes, *(r.out_bytes for r in rows)],
+        [nbytes, *(nbytes if r.out_bytes is None else r.out_bytes for r in rows)],
     )
     return f"<figure class='chart'>{svg}</figure>"
 
