@@ -165,13 +165,25 @@ def test_no_markup_and_no_repeated_paragraphs(pages: dict[str, dict[str, str]], 
 def test_table(pages: dict[str, dict[str, str]]) -> None:
     """The hand-check table of docs/extraction.md (run with -s to see it)."""
     print()
-    print("| extractor | main phrases kept | boilerplate phrases dropped |")
-    print("|---|---:|---:|")
+    print(
+        "| extractor | main phrases kept | boilerplate phrases dropped | pages | characters "
+        "| lines (>= 40 chars) repeated within a page |"
+    )
+    print("|---|---:|---:|---:|---:|---:|")
     for name in EXTRACTORS:
         rows = outcomes(pages[name], name)
         main = [ok for _, kind, _, ok in rows if kind == "main"]
         boiler = [ok for _, kind, _, ok in rows if kind == "boilerplate"]
-        print(f"| {name} | {sum(main)}/{len(main)} | {sum(boiler)}/{len(boiler)} |")
+        texts = pages[name].values()
+        repeated = 0
+        for text in texts:
+            lines = [line.strip() for line in text.splitlines() if len(line.strip()) >= 40]
+            repeated += len(lines) - len(set(lines))
+        chars = sum(len(t) for t in texts)
+        print(
+            f"| {name} | {sum(main)}/{len(main)} | {sum(boiler)}/{len(boiler)} | {len(texts)} "
+            f"| {chars:,} | {repeated} |"
+        )
         assert sum(main) >= len(main) - 2
 
 

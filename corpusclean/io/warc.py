@@ -25,7 +25,7 @@ record's 1-based ordinal in the file, ``warcinfo`` included, as for WET):
 So ``input_docs == kept + rejected + errors`` holds with nothing vanishing.
 
 **Parsing.** FastWARC (``fastwarc.warc.ArchiveIterator``, FastWARC 2.0.1) splits the records:
-measured 2.6 times faster than warcio 1.8.2 on ../shared/data/cc (``docs/extraction.md``). It
+measured 3.2 times faster than warcio 1.8.2 on ../shared/data/cc (``docs/extraction.md``). It
 is handed the decompressed bytes of :class:`~corpusclean.io.streams.ByteSource` (the reader
 thread every format uses), so a damaged gzip stream is reported as for every other format and
 offsets are decompressed offsets. FastWARC stops at a damaged header; the reader then
