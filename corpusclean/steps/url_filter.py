@@ -1,7 +1,7 @@
 """``url_filter``: drop documents by their URL: domain/URL block lists, an allow list, regexes.
 
-Why: web corpora filter by source before they filter by text. C4 (Raffel et al. 2020) and
-OpenWebText kept or dropped pages by where they came from; RefinedWeb (Penedo et al. 2023)
+Why: web corpora filter by source before they filter by text. OpenWebText (Gokaslan & Cohen
+2019) chose its pages by URL (outbound Reddit links); RefinedWeb (Penedo et al. 2023)
 and FineWeb (Penedo et al. 2024, through datatrove's ``URLFilter``) drop pages whose domain or
 URL is on the UT1 blocklist (Université Toulouse Capitole's categorised lists of domains and
 URLs, ``dsi.ut-capitole.fr/blacklists``), millions of entries, before any text rule runs.
@@ -302,7 +302,7 @@ class UrlFilterStep(Step[UrlFilterOptions]):
     )
     source = (
         "datatrove URLFilter (FineWeb, Penedo et al. 2024; RefinedWeb 2023) with the UT1 "
-        "blocklist (Universite Toulouse Capitole); C4 and OpenWebText's URL-based selection"
+        "blocklist (Universite Toulouse Capitole); OpenWebText's URL-based selection"
     )
 
     def __init__(self, options: UrlFilterOptions) -> None:
