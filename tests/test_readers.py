@@ -606,7 +606,7 @@ def test_expand_inputs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "d/sub/deep/e.warc.wet.gz",
         "d/notes.md",
         "d/.hidden.jsonl",
-        "d/x.warc.gz",
+        "d/x.warc.wat.gz",  # WAT metadata: still unsupported (.warc.gz is read since issue 14)
         "f.txt",
         "g.jsonl.zst",
     ]:
@@ -640,8 +640,8 @@ def test_expand_inputs_errors(tmp_path: Path) -> None:
     assert missing in str(exc.value)
     with pytest.raises(InputError, match="nothing-here"):
         expand_inputs([str(tmp_path / "nothing-here*.jsonl")])
-    with pytest.raises(InputError, match="x.warc.gz"):
-        expand_inputs([str(tmp_path / "x.warc.gz")])
+    with pytest.raises(InputError, match="x.warc.wat.gz"):
+        expand_inputs([str(tmp_path / "x.warc.wat.gz")])
     with pytest.raises(InputError, match="empty"):
         expand_inputs([str(tmp_path / "empty")])
 
@@ -677,9 +677,9 @@ def test_shared_data_counts_match_plain_loop() -> None:
         assert [r["id"] for r in rows] == [str(e["id"]) for e in expected]
         assert [r["text"] for r in rows] == [e["text"] for e in expected]
         assert sum(b.bytes_read for b in batches) == os.path.getsize(path)
-    # the sample-*.warc.gz files are full WARC (HTML responses), not WET: not an input format
+    # the sample-*.warc.gz files are full WARC (HTML responses): an input since issue 14
+    # (tests/test_io_warc.py, tests/test_extraction.py)
     cc = expand_inputs([str(SHARED_DATA / "cc")])
-    assert cc == sorted((SHARED_DATA / "cc").glob("*.jsonl.gz"))
-    for warc in sorted((SHARED_DATA / "cc").glob("*.warc.gz")):
-        with pytest.raises(InputError, match="unsupported"):
-            read_batches(warc)
+    assert cc == sorted(
+        [*(SHARED_DATA / "cc").glob("*.jsonl.gz"), *(SHARED_DATA / "cc").glob("*.warc.gz")]
+    )
