@@ -46,10 +46,8 @@ own file: nothing is fetched at run time.
 
 **Vectorised.** A host's candidate suffixes (its last 1, 2, ... k labels, k up to the longest
 rule) are made with Polars list slicing and checked against the rule sets with ``is_in``; the
-suffix length is a ``max_horizontal`` over the candidates. About 240,000 URLs/s on one busy
-core of the 2-core development machine (``hosts_and_domains`` on 1,000,000 synthetic URLs:
-4.1 s). :func:`host_suffixes` gives the
-same candidates to ``url_filter``.
+suffix length is a ``max_horizontal`` over the candidates: 142,000-221,000 URLs/s on the
+2-core development machine under load (``benchmarks/url_filter.py``, docs/rules.md).
 """
 
 from __future__ import annotations
