@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from corpusclean.report import content as C
+import corpusclean.report.content as C
 
 
 def _cell(value: object) -> str:

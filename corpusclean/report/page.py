@@ -13,9 +13,9 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from corpusclean.report import charts
-from corpusclean.report import content as C
-from corpusclean.report import markdown as M
+import corpusclean.report.charts as charts
+import corpusclean.report.content as C
+import corpusclean.report.markdown as M
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:72em;margin:1.5em auto;padding:0 1em;
