@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from corpusclean.steps.base import Step, StepOptions, StepResult
 from corpusclean.steps.c4_quality import C4QualityStep
+from corpusclean.steps.decontaminate import DecontaminateStep
 from corpusclean.steps.exact_dedup import ExactDedupStep
 from corpusclean.steps.fineweb_quality import FineWebQualityStep
 from corpusclean.steps.gopher_quality import GopherQualityStep
@@ -37,6 +38,7 @@ STEPS: dict[str, type[Step]] = {
         ExactDedupStep,
         MinhashDedupStep,
         MinTokensStep,
+        DecontaminateStep,
     )
 }
 
