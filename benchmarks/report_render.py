@@ -17,7 +17,8 @@ What it runs, per corpus (the embedded sample, 600 documents, seed 3; every part
    On ``load`` the script measures, in the laid-out page, every ``<svg>``: its box
    (``getBoundingClientRect``) has width and height > 0, lies inside the document (not cut off
    at the left or top, not wider than the page), no ancestor is ``display: none`` /
-   ``visibility: hidden``, and it holds a ``<rect>`` drawn with height > 0 (a bar); and every
+   ``visibility: hidden``, it holds a ``<rect>`` drawn with height > 0 (a bar), and no
+   ``<text>`` of it runs past its edge (where the svg's viewport cuts it off); and every
    ``<table>``: its body rows. It writes the measurements as JSON into ``<pre id='verdict'>``,
    which is read back from the dumped DOM (:func:`browser_verdict`);
 4. a screenshot of the original page (``--screenshot --window-size=1300,8000``) into the
@@ -80,6 +81,12 @@ window.addEventListener('load', function () {
       var b = rect.getBoundingClientRect();
       if (b.height > 0 && b.width > 0 && !hidden(rect)) { bars += 1; }
     });
+    var clipped = [];  // text drawn past the svg's edge is cut off by its viewport
+    svg.querySelectorAll('text').forEach(function (text) {
+      var b = text.getBoundingClientRect();
+      if (b.left < r.left - 0.5 || b.right > r.right + 0.5 || b.top < r.top - 0.5 ||
+          b.bottom > r.bottom + 0.5) { clipped.push(text.textContent); }
+    });
     var top = r.top + window.scrollY, left = r.left + window.scrollX;
     svgs.push({
       label: svg.getAttribute('aria-label') || '',
@@ -87,7 +94,8 @@ window.addEventListener('load', function () {
       hidden: hidden(svg),
       inside: left >= 0 && top >= 0 && left + r.width <= width + 1 && top + r.height <= height + 1,
       rects: svg.querySelectorAll('rect').length,
-      bars: bars
+      bars: bars,
+      clipped: clipped
     });
   });
   var tables = [];
@@ -347,6 +355,15 @@ def check_charts(stats: dict[str, Any], verdict: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_labels(verdict: dict[str, Any]) -> list[str]:
+    """Chart text that runs past its svg's edge (cut off on screen): one line per chart."""
+    return [
+        f"svg {i} ({svg['label']}): text cut off at the edge: {svg['clipped']}"
+        for i, svg in enumerate(verdict["svgs"])
+        if svg["clipped"]
+    ]
+
+
 def check_tables(stats: dict[str, Any], html: str, verdict: dict[str, Any]) -> list[str]:
     """The page's tables: each shown with body rows in the browser, and, parsed from the HTML,
     the funnel and languages tables cell by cell against ``stats.json``."""
@@ -375,7 +392,7 @@ def check_page(run: Path, verdict: dict[str, Any]) -> list[str]:
     """Everything wrong with the run's page (empty when it is right)."""
     stats = json.loads((run / "stats.json").read_text(encoding="utf-8"))
     html = (run / "report.html").read_text(encoding="utf-8")
-    return check_charts(stats, verdict) + check_tables(stats, html, verdict)
+    return check_charts(stats, verdict) + check_labels(verdict) + check_tables(stats, html, verdict)
 
 
 # --- runs -------------------------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """The corpus report in headless Chromium (issue 13, "Done when"): on the embedded sample under
 every bundled rules file, and on two parts of ../shared/data's webmix, every chart the run's
 ``stats.json`` calls for is drawn -- laid out with a size, shown, inside the page, with bars --
-every table is an HTML table with rows, and the funnel and languages tables hold
-``stats.json``'s numbers (parsed with :mod:`html.parser`).
+no chart text runs past the chart's edge, every table is an HTML table with rows, and the
+funnel and languages tables hold ``stats.json``'s numbers (parsed with :mod:`html.parser`).
+Known defects of the page are strict xfails, so a fix shows as XPASS (then drop the mark).
 
 The page has no script; the check runs in a copy with one injected
 (``benchmarks/report_render.py``, which also runs it on the whole of webmix and times
@@ -28,6 +29,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from report_render import (  # noqa: E402  (benchmarks/ is not a package)
     browser_verdict,
     check_charts,
+    check_labels,
     check_tables,
     chromium,
     expected_charts,
@@ -53,8 +55,15 @@ EMPTY_CATEGORY_CHART = pytest.mark.xfail(
 EMPTY_FUNNEL_TABLE = pytest.mark.xfail(
     strict=True, reason="with no steps the funnel table is a header without rows"
 )
+LABEL_CUT_OFF = pytest.mark.xfail(
+    strict=True,
+    reason="a histogram's last x-axis label is centred under its bar and runs past the svg's "
+    "right edge, where the viewport cuts it off (charts.histogram)",
+)
 CHART_DEFECTS = {"openwebtext": EMPTY_CATEGORY_CHART, "paper": EMPTY_CATEGORY_CHART}
 TABLE_DEFECTS = {"raw": EMPTY_FUNNEL_TABLE}
+#: every page with a numeric histogram
+LABEL_DEFECTS = {r: LABEL_CUT_OFF for r in ("openwebtext", "c4", "fineweb", "gopher", "webmix")}
 
 KEPT_RGB = (0x4C, 0x72, 0xB0)  # corpusclean.report.charts.KEPT
 DROPPED_RGB = (0xDD, 0x84, 0x52)  # corpusclean.report.charts.DROPPED
@@ -65,7 +74,8 @@ def _params(defects: dict[str, Any]) -> list[Any]:
         pytest.param(f"sample-{r}", marks=[defects[r]] if r in defects else [])
         for r in SAMPLE_RULES
     ]
-    return [*out, "webmix-openwebtext"]
+    webmix = [defects["webmix"]] if "webmix" in defects else []
+    return [*out, pytest.param("webmix-openwebtext", marks=webmix)]
 
 
 @pytest.fixture(scope="module")
@@ -123,6 +133,12 @@ def test_every_chart_drawn(pages: Pages, key: str) -> None:
         1 for s in stats["steps"] if s["name"] in ("exact_dedup", "minhash_dedup") and s["rejected"]
     )
     assert len(verdict["svgs"]) == 1 + histograms + clusters
+
+
+@pytest.mark.parametrize("key", _params(LABEL_DEFECTS))
+def test_no_chart_text_cut_off(pages: Pages, key: str) -> None:
+    _, verdict = pages.get(key)
+    assert check_labels(verdict) == []
 
 
 @pytest.mark.parametrize("key", _params(TABLE_DEFECTS))
