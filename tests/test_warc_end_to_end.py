@@ -29,8 +29,32 @@ def digest(out: Path) -> dict[str, str]:
 def test_warc_rules_keep_openwebtexts_text_rules() -> None:
     owt = yaml.safe_load((RULES / "openwebtext.yaml").read_text())
     warc = yaml.safe_load((RULES / "openwebtext_warc.yaml").read_text())
-    assert warc["steps"] == owt["steps"] and warc["tokenize"] == owt["tokenize"]
+    assert list(warc["steps"][0]) == ["url_filter"]
+    assert warc["steps"][1:] == owt["steps"] and warc["tokenize"] == owt["tokenize"]
     assert warc["input"] == {"html_extractor": "resiliparse"}
+
+
+def test_warc_rules_drop_non_html_urls(tmp_path: Path) -> None:
+    """The url_filter regex of rules/openwebtext_warc.yaml: file URLs dropped, pages kept."""
+    from corpusclean.rules import load_rules
+
+    rules = load_rules(RULES / "openwebtext_warc.yaml")
+    step = rules.steps[0].build()
+    urls = [
+        "https://example.com/photo.JPG",
+        "https://example.com/paper.pdf?download=1",
+        "https://example.com/a/b.tar.gz#x",
+        "https://example.com/article.html",
+        "https://example.com/jpg-guide/",
+        "https://example.com/pdfs",
+        None,
+    ]
+    frame = pl.DataFrame({"id": [str(i) for i in range(len(urls))], "text": ["x"] * len(urls)})
+    frame = frame.with_columns(pl.Series("url", urls, dtype=pl.String))
+    step.setup()
+    reject = step.apply(frame).reject
+    assert reject is not None
+    assert reject.is_not_null().to_list() == [True, True, True, False, False, False, False]
 
 
 def test_warc_through_openwebtext_rules_to_pretraining(tmp_path: Path) -> None:
