@@ -9,7 +9,8 @@ own, imports included), reading every file ``--repeat`` times after one untimed 
 * ``fastwarc read``: FastWARC 2.0.1 splits the records and reads every block (no HTTP parsing,
   no decoding, no extraction): the record splitter the WARC reader uses;
 * ``warcio read``: the same with warcio 1.8.2 (``ArchiveIterator`` + ``content_stream().read()``
-  of every record), the other reader the issue names;
+  of every record), the other reader the issue names; warcio is no dependency of corpusclean:
+  ``pip install warcio==1.8.2`` first (without it the script says so and stops);
 * ``read_batches resiliparse`` / ``read_batches trafilatura``: ``corpusclean.io.read_batches``
   on the file with ``html_extractor`` set, i.e. everything a run's reading does: records,
   HTTP parsing, de-chunking, charset decoding, main-text extraction, host/domain columns.
@@ -105,6 +106,10 @@ def main() -> None:
     args = parser.parse_args()
     if not args.paths:
         sys.exit("no WARC files (../shared/data/cc/sample-*.warc.gz is absent): pass some")
+    try:
+        import warcio  # noqa: F401
+    except ImportError:
+        sys.exit("benchmarks/extraction.py compares with warcio: pip install warcio==1.8.2")
     if args.child:
         print(json.dumps(child(args.child, args.paths, args.repeat)))
         return
