@@ -10,6 +10,15 @@ the one trained on the clean documents when the rules say ``train``) tokenizes e
 variant. Training and comparison are :mod:`trainer.ablation`'s, which knows nothing of cleaning:
 this module only turns "does step S help?" into the comparison ``-S`` versus ``clean``.
 
+Contamination is measured here, not in the trainer (which knows shards, not documents): for
+every variant and evaluation text, the fraction of the text's distinct word n-grams (13-grams,
+``decontaminate``'s definition and index) that occur in the variant's training documents
+(``documents/`` less the validation side), and how many documents hold any
+(:func:`measure_contamination`); the trainer puts the figures in ``ablation.json`` and the
+report. With ``--decontaminate`` every variant, ``raw`` included, ends with a
+``decontaminate`` step against every evaluation text (:func:`variant_steps`), so none trains
+on them.
+
 Work already done is reused: a variant whose run finished with the same rules, inputs and
 tokenizer (hashed into ``ablation-key.txt`` beside its stats.json) is not run again, and the
 trainer side reuses finished training runs the same way.
@@ -24,8 +33,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import polars as pl
+
 from corpusclean import __version__, engine
+from corpusclean.io.shards import is_val
 from corpusclean.rules import Rules, StepSpec
+from corpusclean.steps.decontaminate import (
+    DecontaminateOptions,
+    EvalIndex,
+    build_index,
+    text_ngrams,
+)
 from corpusclean.tokenizer import TokenizeSpec, TrainSpec, TrainTokenizer
 
 KEY_FILE = "ablation-key.txt"
@@ -35,10 +54,15 @@ DEFAULT_TOKENIZE = TokenizeSpec(
 )
 
 
-def variant_steps(steps: Sequence[StepSpec], leave_one_out: bool) -> dict[str, list[StepSpec]]:
+def variant_steps(
+    steps: Sequence[StepSpec], leave_one_out: bool, decontaminate: Sequence[Path] = ()
+) -> dict[str, list[StepSpec]]:
     """``{"raw": [], "clean": all, "-STEP": all but STEP, ...}`` in that order.
 
     A step used twice gets its position in the name (``-c4_quality#2``) so names stay unique.
+    With ``decontaminate`` (evaluation texts) every variant ends with a ``decontaminate``
+    step against all of them (default options: 13-grams, drop), the rules' own steps left out
+    or not.
     """
     variants: dict[str, list[StepSpec]] = {"raw": [], "clean": list(steps)}
     if leave_one_out:
@@ -46,7 +70,51 @@ def variant_steps(steps: Sequence[StepSpec], leave_one_out: bool) -> dict[str, l
         for i, step in enumerate(steps):
             label = step.name if names.count(step.name) == 1 else f"{step.name}#{i + 1}"
             variants[f"-{label}"] = [s for j, s in enumerate(steps) if j != i]
+    if decontaminate:
+        last = StepSpec(
+            name="decontaminate",
+            options=DecontaminateOptions(against=[str(Path(p).resolve()) for p in decontaminate]),
+        )
+        variants = {name: [*plan, last] for name, plan in variants.items()}
     return variants
+
+
+def measure_contamination(
+    documents: Path,
+    evals: Sequence[str],
+    val_fraction: float,
+    ngram: int = DecontaminateOptions().ngram,
+) -> dict[str, dict[str, Any]]:
+    """How much of each evaluation text a run's training documents hold.
+
+    ``{EVAL: {"ngram_overlap": distinct n-grams of EVAL found / EVAL's distinct n-grams,
+    "docs": training documents holding any, "ngrams": found, "eval_ngrams": EVAL's, "ngram"}}``.
+    Training documents are the ``documents/`` parts less those whose id hash puts them on the
+    validation side (``io.shards.is_val``, as the tokenize stage splits them). Reads one part
+    at a time; holds the evaluation indexes (memory-mapped) and the n-grams found so far.
+    """
+    indexes = {text: EvalIndex(build_index([Path(text)], ngram)) for text in evals}
+    found = {text: np.empty(0, dtype=np.uint64) for text in evals}
+    docs = dict.fromkeys(evals, 0)
+    for part in sorted(documents.glob("*.parquet")):
+        frame = pl.read_parquet(part, columns=["id", "text"])
+        train = frame.filter(pl.Series(~is_val(frame.get_column("id").to_list(), val_fraction)))
+        grams = text_ngrams(train.get_column("text"), ngram)
+        owner = grams.docs
+        for text, index in indexes.items():
+            hit, _ = index.lookup(grams.hashes)
+            found[text] = np.union1d(found[text], grams.hashes[hit])
+            docs[text] += len(np.unique(owner[hit]))
+    return {
+        text: {
+            "ngram_overlap": len(found[text]) / len(index) if len(index) else 0.0,
+            "docs": docs[text],
+            "ngrams": len(found[text]),
+            "eval_ngrams": len(index),
+            "ngram": ngram,
+        }
+        for text, index in indexes.items()
+    }
 
 
 def _file_identity(path: Path) -> tuple[str, int, int]:
@@ -113,8 +181,12 @@ def build_variants(
     quiet: bool = False,
     executor: str = "local",
     address: str | None = None,
+    decontaminate: Sequence[Path] = (),
 ) -> tuple[dict[str, Path], dict[str, dict[str, Any]]]:
     """Run every variant; return ``{name: shard dir}`` and ``{name: stats}``.
+
+    ``decontaminate``: evaluation texts every variant is decontaminated against
+    (:func:`variant_steps`).
 
     ``executor``/``address`` run the variants' cleaning where the training runs go
     (:mod:`corpusclean.executors`); the variants' bytes do not depend on it.
@@ -123,7 +195,7 @@ def build_variants(
     ``tokenizer.json`` then tokenizes the others, with the same validation fraction.
     """
     tokenize = rules.tokenize or DEFAULT_TOKENIZE
-    plans = variant_steps(rules.steps, leave_one_out)
+    plans = variant_steps(rules.steps, leave_one_out, decontaminate)
     order = ["clean", *[n for n in plans if n != "clean"]]
     shards: dict[str, Path] = {}
     stats: dict[str, dict[str, Any]] = {}

@@ -233,7 +233,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | None) -> Path:
     """Build the variants of ``rules_path`` and run the ablation; return ablation.md's path."""
-    from corpusclean.ablate import build_variants
+    from corpusclean.ablate import DEFAULT_TOKENIZE, build_variants, measure_contamination
     from corpusclean.rules import load_rules
     from trainer.ablation import Comparison, run_ablation
     from trainer.cli import ablation_config
@@ -254,7 +254,13 @@ def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | 
         quiet=args.quiet,
         executor=getattr(args, "executor", "local"),
         address=getattr(args, "address", None),
+        decontaminate=[Path(p) for p in args.eval] if getattr(args, "decontaminate", False) else (),
     )
+    val_fraction = (rules.tokenize or DEFAULT_TOKENIZE).val_fraction
+    contamination = {
+        name: measure_contamination(path.parent / "documents", args.eval, val_fraction)
+        for name, path in shards.items()
+    }
     comparisons = [Comparison("cleaning (every step)", without="raw", with_="clean")]
     comparisons += [
         Comparison(name[1:], without=name, with_="clean") for name in shards if name.startswith("-")
@@ -280,6 +286,7 @@ def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | 
             },
         },
     )
+    cfg.contamination = contamination
     run_ablation(cfg)
     return out / "ablation.md"
 
@@ -433,6 +440,11 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("rules")
     ablate.add_argument("--input", **INPUT_OPTION)
     ablate.add_argument("--leave-one-out", action="store_true", help="also -STEP variants")
+    ablate.add_argument(
+        "--decontaminate",
+        action="store_true",
+        help="end every variant, raw included, with a decontaminate step against every --eval",
+    )
     ablate.add_argument("--workers", type=int, default=0, help="cleaning workers (0: all cores)")
     add_ablation_options(ablate)
     ablate.set_defaults(func=_cmd_ablate)

@@ -100,6 +100,10 @@ class AblationConfig:
     eval_batches: int = 8
     docs: dict[str, int] | None = None  # documents per variant, when the caller knows them
     extra: dict[str, Any] = field(default_factory=dict)  # caller's context, kept in the JSON
+    #: per variant, {eval text: {"ngram_overlap", "docs", ...}}: how much of each evaluation
+    #: text the variant's training documents hold, measured by the caller (the trainer knows
+    #: no documents, only shards); kept in each variant's entry of the JSON and reported
+    contamination: dict[str, dict[str, dict[str, Any]]] | None = None
     quiet: bool = False
     executor: str = "local"  # or "ray": each (variant, seed) run a Ray task (trainer/ray_runs.py)
     address: str | None = None  # the Ray cluster; None starts a local instance
@@ -429,6 +433,7 @@ def run_key(
             "comparisons",
             "docs",
             "extra",
+            "contamination",
             "quiet",
             "device",
             "compile",
@@ -486,6 +491,11 @@ def summarise(
             },
             "epochs": runs[name][seeds[0]]["tokens"] / max(1, manifest["train_tokens"]),
             "shards": data["variants"][name]["shards"],
+            **(
+                {"contamination": cfg.contamination[name]}
+                if cfg.contamination and name in cfg.contamination
+                else {}
+            ),
             "runs": {
                 str(s): {
                     "dir": str(run_path(cfg, name, s)),

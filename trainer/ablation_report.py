@@ -27,6 +27,31 @@ VERDICT_WORDS = {
 }
 
 
+#: Above this fraction of an evaluation text's n-grams found in a variant's training documents
+#: the report warns that the variant's perplexity on that text is flattered. Why 1%: GPT-3
+#: (Brown et al. 2020, appendix C) calls an example dirty at a single 13-gram; a long
+#: perplexity text of which a few sentences leak is a different matter, but at 1% of its
+#: n-grams whole passages have been trained on, and the differences the verdicts rest on are
+#: a few percent of perplexity.
+CONTAMINATION_WARNING = 0.01
+
+
+def contamination_warnings(result: dict[str, Any]) -> list[str]:
+    """One sentence per (variant, eval text) whose n-gram overlap exceeds the threshold."""
+    lines = []
+    for name, v in result["variants"].items():
+        for text, c in (v.get("contamination") or {}).items():
+            if c["ngram_overlap"] > CONTAMINATION_WARNING:
+                lines.append(
+                    f"variant {name}: its training documents hold "
+                    f"{100 * c['ngram_overlap']:.1f}% of the {c.get('ngram', 13)}-grams of "
+                    f"{Path(text).name} ({c['docs']:,} documents hold some): its perplexity "
+                    f"on that text is flattered; decontaminate the data (corpusclean ablate "
+                    f"--decontaminate) before trusting a verdict on it"
+                )
+    return lines
+
+
 def _colors(names: list[str]) -> dict[str, str]:
     palette = [
         "#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
@@ -211,6 +236,23 @@ def tables(result: dict[str, Any]) -> dict[str, list[list[str]]]:
             ]
             row.append(_fmt_ppl(sum(values) / len(values)))
         curve.append(row)
+    texts = list(
+        dict.fromkeys(t for v in result["variants"].values() for t in v.get("contamination") or {})
+    )
+    contamination = [["variant", *[f"{Path(t).name}: n-gram overlap (documents)" for t in texts]]]
+    for name, v in result["variants"].items():
+        mine = v.get("contamination") or {}
+        contamination.append(
+            [
+                name,
+                *[
+                    f"{100 * mine[t]['ngram_overlap']:.2f}% ({mine[t]['docs']:,})"
+                    if t in mine
+                    else "-"
+                    for t in texts
+                ],
+            ]
+        )
     s = result["settings"]
     settings = [
         ["setting", "value"],
@@ -231,7 +273,13 @@ def tables(result: dict[str, Any]) -> dict[str, list[list[str]]]:
         ["initial weights", ", ".join(f"seed {k}: {v[:12]}"
                                       for k, v in result["init_sha256"].items())],
     ]  # fmt: skip
-    return {"variants": variants, "comparisons": comparisons, "curve": curve, "settings": settings}
+    return {
+        "variants": variants,
+        "comparisons": comparisons,
+        "curve": curve,
+        "settings": settings,
+        "contamination": contamination if texts else [],
+    }
 
 
 def _md_table(rows: list[list[str]]) -> str:
@@ -259,11 +307,23 @@ def write_ablation_report(out: Path, result: dict[str, Any]) -> Path:
     t = tables(result)
     title = result.get("title") or "Ablation: which data trains the better model"
     verdicts = [_verdict_line(c) for c in result["comparisons"]]
+    warnings = contamination_warnings(result)
+    contamination_md = (
+        [
+            "## Contamination (evaluation n-grams in each variant's training documents)",
+            "",
+            _md_table(t["contamination"]),
+            "",
+        ]
+        if t["contamination"]
+        else []
+    )
     md = [
         f"# {title}",
         "",
         INTRO,
         "",
+        *[line for w in warnings for line in (f"> **Warning: contamination.** {w}.", "")],
         "## Verdicts",
         "",
         *[f"- {v}" for v in verdicts],
@@ -278,6 +338,7 @@ def write_ablation_report(out: Path, result: dict[str, Any]) -> Path:
         "",
         _md_table(t["comparisons"]),
         "",
+        *contamination_md,
         "## Learning curves (mean eval perplexity over seeds)",
         "",
         _md_table(t["curve"]),
@@ -314,6 +375,15 @@ def write_ablation_report(out: Path, result: dict[str, Any]) -> Path:
             f"{html.escape(c['explanation'])}.</li>"
         )
 
+    warnings_html = "".join(
+        f'<p class="warning"><b>Warning: contamination.</b> {html.escape(w)}.</p>' for w in warnings
+    )
+    contamination_html = (
+        "<h2>Contamination (evaluation n-grams in each variant's training documents)</h2>"
+        + table(t["contamination"])
+        if t["contamination"]
+        else ""
+    )
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <style>
@@ -325,9 +395,11 @@ th:first-child, td:first-child {{ text-align: left; }}
 img {{ max-width: 100%; display: block; margin: 1em 0; }}
 .helps {{ color: #1a7f37; font-weight: bold; }} .hurts {{ color: #c62828; font-weight: bold; }}
 .too-close-to-call, .untested {{ color: #8a6d00; font-weight: bold; }}
+.warning {{ border-left: 4px solid #c62828; background: #fdecea; padding: 0.5em 1em; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>
 <p>{html.escape(INTRO)}</p>
+{warnings_html}
 <h2>Verdicts</h2>
 <ul>{"".join(verdict_html(c) for c in result["comparisons"])}</ul>
 <h2>Eval perplexity per variant</h2>
@@ -335,6 +407,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
 {image("bars", "eval perplexity per variant")}
 <h2>Paired differences (with minus without, per seed)</h2>
 {table(t["comparisons"])}
+{contamination_html}
 <h2>Learning curves</h2>
 {table(t["curve"])}
 {image("curves", "learning curves")}
