@@ -324,7 +324,8 @@ def _cli(tmp_path: Path, step: str, capsys: pytest.CaptureFixture[str]) -> tuple
         ("{against: [e.txt], action: cut}", "action"),
         ("{against: [e.txt], ngrams: 13}", "ngrams"),
         ("{against: [e.txt], margin: -1}", "margin"),
-        ("{}", "against"),
+        ("{against: [e.txt], max_pieces: 0}", "max_pieces"),
+        ("{against: e.txt}", "against"),
     ],
 )
 def test_bad_options_exit_2_naming_the_key(

@@ -105,8 +105,8 @@ class DecontaminateOptions(StepOptions):
     against: list[str] = Field(
         default_factory=list,
         description=(
-            "evaluation texts (required): UTF-8 text files, or .jsonl/.jsonl.gz whose every "
-            "string is a text; relative to the rules' folder"
+            "evaluation texts (none: the step keeps every document): UTF-8 text files, or "
+            ".jsonl/.jsonl.gz whose every string is a text; relative to the rules' folder"
         ),
     )
     ngram: int = Field(13, ge=1, le=1000, description="words per n-gram (GPT-3: 13)")
@@ -467,7 +467,7 @@ class DecontaminateStep(Step[DecontaminateOptions]):
         """Resolve the evaluation files against the rules' folder and build their index (once,
         in the parent)."""
         if not options.against:
-            raise ValueError("against: give at least one evaluation text file")
+            return options  # nothing to decontaminate against: the step keeps every document
         files = [_resolve(p, context) for p in options.against]
         for original, path in zip(options.against, files, strict=True):
             if not path.is_file():
@@ -484,22 +484,26 @@ class DecontaminateStep(Step[DecontaminateOptions]):
         """Map the index (built by bind; built here when the step runs outside the engine)."""
         opts = self.options
         directory = opts._index
+        if not opts.against:
+            self._eval = None
+            return
         if directory is None:
             files = [Path(p) for p in opts.against]
-            if not files:
-                raise ValueError("decontaminate: `against` names no evaluation text")
             cache = Path(opts.cache) if opts.cache else None
             directory = str(build_index(files, opts.ngram, cache))
         self._eval = EvalIndex(Path(directory))
 
     def apply(self, batch: pl.DataFrame) -> StepResult:
-        if self._eval is None:
+        if self._eval is None and self.options.against:
             self.setup()
-        assert self._eval is not None
         opts = self.options
         texts = batch.get_column("text")
         n_docs = batch.height
-        found = _matches(self._eval, text_ngrams(texts, opts.ngram), n_docs)
+        if self._eval is None:  # `against` empty: nothing matches
+            zero = np.zeros(n_docs, dtype=np.int64)
+            found = _Matches(zero, zero - 1, zero)
+        else:
+            found = _matches(self._eval, text_ngrams(texts, opts.ngram), n_docs)
         matched = np.flatnonzero(found.ngrams > 0)
         # Python per matching document only (few): the detail string names a file.
         base = {
@@ -545,10 +549,11 @@ class DecontaminateStep(Step[DecontaminateOptions]):
     ) -> tuple[dict[int, str], dict[str, int]]:
         """GPT-3's cut for every matching document; fills ``details`` for dropped ones and
         returns the new texts of the kept ones."""
-        assert self._eval is not None
         opts = self.options
         new_texts: dict[int, str] = {}
         counters = {"stripped": 0, "dropped_pieces": 0, "dropped_empty": 0, "chars_removed": 0}
+        if self._eval is None:
+            return new_texts, counters
         # Python per matching document (few): the spans must be found in the original text,
         # whose word positions the vectorised batch pass (on normalised bytes) does not keep.
         for i, detail in base.items():
