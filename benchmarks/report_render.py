@@ -375,9 +375,11 @@ def check_tables(stats: dict[str, Any], html: str, verdict: dict[str, Any]) -> l
     if len(tables) != len(verdict["tables"]):
         problems.append(f"{len(tables)} tables parsed, {len(verdict['tables'])} in the browser")
     funnels = [t for t in tables if t.cls == "funnel"]
-    if len(funnels) != 1:
+    names = {step["name"] for step in stats["steps"]}
+    has_rows = bool(names) or any(n for r, n in stats["rejected"].items() if r not in names)
+    if len(funnels) != (1 if has_rows else 0):  # no step and no reader rejection: no table
         problems.append(f"{len(funnels)} funnel tables")
-    else:
+    elif funnels:
         problems += check_funnel(stats, funnels[0])
     languages = [t for t in tables if t.cls == "languages"]
     if stats.get("breakdown", {}).get("language"):

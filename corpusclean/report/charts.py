@@ -50,6 +50,8 @@ def number(value: float) -> str:
         return f"{value / 1e6:.3g}M"
     if magnitude >= 1e4:
         return f"{value / 1e3:.3g}k"
+    if magnitude >= 1e3:
+        return f"{value:.0f}"
     return f"{value:.3g}"
 
 
@@ -149,8 +151,14 @@ def histogram(column: str, hist: dict[str, Any]) -> str:
         body.append(_rect(x + 0.5, y_of(k), half, bottom - y_of(k), KEPT, tip))
         body.append(_rect(x + 0.5 + half, y_of(d), half, bottom - y_of(d), DROPPED, tip))
     # axis labels: the first, middle and last slot
-    for s in sorted({0, len(slots) // 2, len(slots) - 1}):
-        body.append(_text(left + (s + 0.5) * bar, bottom + 14, slots[s][0], "middle"))
+    last_slot = len(slots) - 1
+    for s in sorted({0, len(slots) // 2, last_slot}):
+        if s == last_slot and s > 0:  # the last label ends at the axis' end, inside the chart
+            body.append(_text(left + (s + 1) * bar, bottom + 14, slots[s][0], "end"))
+        elif s == 0:
+            body.append(_text(left + s * bar, bottom + 14, slots[s][0], "start"))
+        else:
+            body.append(_text(left + (s + 0.5) * bar, bottom + 14, slots[s][0], "middle"))
     for c in hist.get("cuts", []):
         p = _cut_position(edges, c["value"], hist["scale"] == "log")
         if p is None or not (first <= p <= last + 1):

@@ -39,14 +39,13 @@ def gather(directory: Path) -> ReportContent:
     """Read what the report needs from a finished run's folder."""
     stats = run_output.read_stats(directory)
     content = ReportContent(stats=stats)
-    dedup = set(run_output.dedup_steps())
-    for step in stats["steps"]:
-        name = step["name"]
-        if step["rejected"] == 0 or name in content.examples:
-            continue
-        chosen = run_output.choose_rejected(directory, name, EXAMPLES_PER_STEP, EXAMPLE_SEED)
-        content.examples[name] = chosen.to_dicts()
-        if name in dedup:
+    reasons = [reason for reason, n in stats["rejected"].items() if n]  # readers' too (warc)
+    chosen = run_output.choose_rejected_by_reason(
+        directory, reasons, EXAMPLES_PER_STEP, EXAMPLE_SEED
+    )
+    content.examples = {reason: frame.to_dicts() for reason, frame in chosen.items()}
+    for name in run_output.dedup_steps():
+        if stats["rejected"].get(name):
             content.clusters[name] = run_output.duplicate_clusters(
                 directory, name, top=TOP_CLUSTERS, members=CLUSTER_MEMBERS
             )
@@ -175,3 +174,10 @@ def languages(stats: dict[str, Any]) -> list[LanguageRow]:
 def signal_name(column: str) -> str:
     """``gopher_quality.words`` -> ``words``."""
     return column.split(".", 1)[1] if "." in column else column
+
+
+def has_values(hist: dict[str, Any]) -> bool:
+    """Whether any document had a value of the signal (else there is nothing to draw)."""
+    if hist["scale"] == "category":
+        return bool(hist["values"])
+    return any(hist["kept"]["docs"]) or any(hist["dropped"]["docs"])

@@ -103,7 +103,10 @@ def render_markdown(report: C.ReportContent) -> str:
     stats = report.stats
     lines = [f"# corpusclean report: {stats.get('rules', {}).get('name', '')}", ""]
     lines += _summary(stats)
-    lines += ["", "## Funnel", "", *_table(FUNNEL_HEADER, funnel_rows(stats))]
+    if C.funnel(stats):
+        lines += ["", "## Funnel", "", *_table(FUNNEL_HEADER, funnel_rows(stats))]
+    else:
+        lines += ["", "## Funnel", "", "The rules have no step: every readable document is kept."]
     if C.languages(stats):
         lines += [
             "",
@@ -114,6 +117,9 @@ def render_markdown(report: C.ReportContent) -> str:
             "",
             *_table(LANGUAGE_HEADER, language_rows(stats)),
         ]
+    for reason, n in C.reader_rejections(stats).items():
+        lines += ["", f"## {reason} (reader)", "", f"The reader rejected {n:,} records."]
+        lines += ["", *_examples(reason, report.examples.get(reason, []))]
     lines += ["", "## Steps"]
     for step in stats["steps"]:
         lines += ["", *_step(step, report)]
@@ -165,14 +171,9 @@ def _step(step: dict[str, Any], report: C.ReportContent) -> list[str]:
             f"Signals with histograms in report.html: {len(step['histograms'])}"
             + (f"; thresholds (kept when): {shown}." if shown else "."),
         ]
-    examples = report.examples.get(name, [])
+    examples = _examples(name, report.examples.get(name, []))
     if examples:
-        lines += ["", f"Dropped documents (chosen at random, seed {C.EXAMPLE_SEED}):", ""]
-        for row in examples:
-            lines.append(
-                f"- **{_cell(row['detail'])}**: `{row['id']}` ({row['source']}:{row['line']}): "
-                f"{_cell(C.opening(row['text'], 200))}"
-            )
+        lines += ["", *examples]
     if step.get("edits"):
         lines += ["", "Lines removed from kept documents (chosen at random):", ""]
         for edit in step["edits"]:
@@ -200,6 +201,18 @@ def _step(step: dict[str, Any], report: C.ReportContent) -> list[str]:
             for member in cluster.members:
                 similarity = "" if member.similarity is None else f" ({member.similarity:.3f})"
                 lines.append(f"  - `{member.id}`{similarity}: {_cell(member.opening)}")
+    return lines
+
+
+def _examples(name: str, rows: list[dict[str, Any]]) -> list[str]:
+    if not rows:
+        return []
+    lines = [f"Dropped documents (chosen at random, seed {C.EXAMPLE_SEED}):", ""]
+    for row in rows:
+        lines.append(
+            f"- **{_cell(row['detail'])}**: `{row['id']}` ({row['source']}:{row['line']}): "
+            f"{_cell(C.opening(row['text'], 200))}"
+        )
     return lines
 
 

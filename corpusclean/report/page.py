@@ -99,8 +99,12 @@ def render_html(report: C.ReportContent) -> str:
         f"executor {_e(stats.get('executor', 'local'))}</li></ul>",
         "<h2 id='funnel'>Funnel</h2>",
         _funnel_chart(stats),
-        _table(M.FUNNEL_HEADER, M.funnel_rows(stats), cls="funnel"),
+        _table(M.FUNNEL_HEADER, M.funnel_rows(stats), cls="funnel")
+        if C.funnel(stats)
+        else "<p>The rules have no step: every readable document is kept.</p>",
     ]
+    for reason, n in C.reader_rejections(stats).items():
+        parts.append(_reader_section(reason, n, report))
     if C.languages(stats):
         parts += [
             "<h2 id='languages'>Languages</h2>",
@@ -159,6 +163,13 @@ def _step(index: int, step: dict[str, Any], report: C.ReportContent) -> str:
     if histograms:
         out.append("<div class='histograms'>")
         for column, hist in histograms.items():
+            if not C.has_values(hist):
+                missing = hist["missing"]["kept"] + hist["missing"]["dropped"]
+                out.append(
+                    f"<p><b>{_e(C.signal_name(column))}</b>: no document had a value "
+                    f"({missing:,} without one).</p>"
+                )
+                continue
             if hist["scale"] == "category":
                 svg = charts.categories(column, hist)
             else:
@@ -170,20 +181,7 @@ def _step(index: int, step: dict[str, Any], report: C.ReportContent) -> str:
             caption = f"<b>{_e(C.signal_name(column))}</b>" + (f": {_e(cuts)}" if cuts else "")
             out.append(f"<figure class='chart'>{svg}<figcaption>{caption}</figcaption></figure>")
         out.append("</div>")
-    examples = report.examples.get(name, [])
-    if examples:
-        out.append(
-            f"<h4>Dropped documents</h4><p>{len(examples)} chosen at random (seed "
-            f"{C.EXAMPLE_SEED}; <code>corpusclean inspect DIR --reason {_e(name)}</code> shows "
-            "more).</p>"
-        )
-        for row in examples:
-            out.append(
-                "<div class='doc'>"
-                f"<div class='detail'>{_e(row['detail'])}</div>"
-                f"<div class='where'>{_e(row['id'])} · {_e(row['source'])}:{_e(row['line'])}</div>"
-                f"<pre>{_e(C.opening(row['text']))}</pre></div>"
-            )
+    out += _examples(name, report.examples.get(name, []))
     if step.get("edits"):
         out.append("<h4>Lines it removed from kept documents</h4>")
         for edit in step["edits"]:
@@ -200,6 +198,37 @@ def _step(index: int, step: dict[str, Any], report: C.ReportContent) -> str:
         out.append(_clusters(clusters))
     out.append("</section>")
     return "".join(out)
+
+
+def _examples(name: str, examples: list[dict[str, Any]]) -> list[str]:
+    """Dropped documents, the detail first, then where it came from and its opening."""
+    if not examples:
+        return []
+    out = [
+        f"<h4>Dropped documents</h4><p>{len(examples)} chosen at random (seed "
+        f"{C.EXAMPLE_SEED}; <code>corpusclean inspect DIR --reason {_e(name)}</code> shows "
+        "more).</p>"
+    ]
+    for row in examples:
+        out.append(
+            "<div class='doc'>"
+            f"<div class='detail'>{_e(row['detail'])}</div>"
+            f"<div class='where'>{_e(row['id'])} · {_e(row['source'])}:{_e(row['line'])}</div>"
+            f"<pre>{_e(C.opening(row['text']))}</pre></div>"
+        )
+    return out
+
+
+def _reader_section(reason: str, n: int, report: C.ReportContent) -> str:
+    """A reader's own rejections (``warc``: records that are no HTML page)."""
+    return "".join(
+        [
+            f"<section id='reader-{_e(reason)}'><h3>{_e(reason)} (reader)</h3>",
+            f"<p>The reader rejected {n:,} records before the first step.</p>",
+            *_examples(reason, report.examples.get(reason, [])),
+            "</section>",
+        ]
+    )
 
 
 def _clusters(clusters: Any) -> str:
