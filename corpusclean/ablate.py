@@ -225,3 +225,52 @@ def build_variants(
                 tokenizer=str(tokenizer.resolve()), val_fraction=tokenize.val_fraction
             )
     return {n: shards[n] for n in plans}, {n: stats[n] for n in plans}
+
+
+def _id_hashes(documents: Path) -> np.ndarray:
+    """The distinct 64-bit hashes of a run's kept document ids (one part at a time)."""
+    hashes = [
+        pl.read_parquet(part, columns=["id"]).get_column("id").hash(seed=0).to_numpy()
+        for part in sorted(documents.glob("*.parquet"))
+    ]
+    return np.unique(np.concatenate(hashes)) if hashes else np.empty(0, dtype=np.uint64)
+
+
+def unique_contribution(without: Path, with_: Path) -> dict[str, Any]:
+    """What only one step removes: the run folders of ``-STEP`` (``without``) and ``clean``.
+
+    Net figures, ``without``'s less ``with_``'s: ``docs`` (stats.json ``kept_docs``),
+    ``bytes`` (``kept_text_bytes``: a step that rewrites text, like ``html_tags``, removes
+    bytes without documents) and ``tokens`` (the manifests' train + val tokens), each also as
+    a share of ``clean``'s. They are what training sees, but a net count can hide a swap:
+    leaving a step out can change which copy a deduplication keeps, or a rewrite can change a
+    later filter's decision, so documents are also counted **by id**:
+    ``docs_only_without`` (kept without the step, not with it: what it alone removes) and
+    ``docs_only_with`` (kept only with it), and ``share_of_docs_by_id`` their sum over
+    ``clean``'s documents. The trainer calls a comparison "redundant" when every ``share_*``
+    figure is under 0.1% (trainer/ablation_stats.py, ``same_data``), so a swap is no
+    redundancy. Ids are compared as 64-bit hashes of the distinct ids (8 bytes a document).
+    """
+    stats = [json.loads((d / "stats.json").read_text(encoding="utf-8")) for d in (without, with_)]
+    manifests = [
+        json.loads((d / "tokens" / "manifest.json").read_text(encoding="utf-8"))
+        for d in (without, with_)
+    ]
+    tokens = [m["train_tokens"] + m["val_tokens"] for m in manifests]
+    ids_without, ids_with = (_id_hashes(d / "documents") for d in (without, with_))
+    only_without = int(np.setdiff1d(ids_without, ids_with, assume_unique=True).size)
+    only_with = int(np.setdiff1d(ids_with, ids_without, assume_unique=True).size)
+    docs = stats[0]["kept_docs"] - stats[1]["kept_docs"]
+    text_bytes = stats[0]["kept_text_bytes"] - stats[1]["kept_text_bytes"]
+    clean_docs = max(1, stats[1]["kept_docs"])
+    return {
+        "docs": docs,
+        "bytes": text_bytes,
+        "tokens": tokens[0] - tokens[1],
+        "share_of_docs": docs / clean_docs,
+        "share_of_bytes": text_bytes / max(1, stats[1]["kept_text_bytes"]),
+        "share_of_tokens": (tokens[0] - tokens[1]) / max(1, tokens[1]),
+        "docs_only_without": only_without,
+        "docs_only_with": only_with,
+        "share_of_docs_by_id": (only_without + only_with) / clean_docs,
+    }

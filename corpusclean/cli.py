@@ -233,7 +233,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | None) -> Path:
     """Build the variants of ``rules_path`` and run the ablation; return ablation.md's path."""
-    from corpusclean.ablate import DEFAULT_TOKENIZE, build_variants, measure_contamination
+    from corpusclean.ablate import (
+        DEFAULT_TOKENIZE,
+        build_variants,
+        measure_contamination,
+        unique_contribution,
+    )
     from corpusclean.rules import load_rules
     from trainer.ablation import Comparison, run_ablation
     from trainer.cli import ablation_config
@@ -261,9 +266,29 @@ def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | 
         name: measure_contamination(path.parent / "documents", args.eval, val_fraction)
         for name, path in shards.items()
     }
-    comparisons = [Comparison("cleaning (every step)", without="raw", with_="clean")]
+
+    def unique(name: str) -> dict[str, Any]:  # what only `name`'s missing step(s) remove
+        return unique_contribution(shards[name].parent, shards["clean"].parent)
+
+    comparisons = [
+        Comparison(
+            "cleaning (every step)",
+            without="raw",
+            with_="clean",
+            unique=unique("raw"),
+            same_data_note="the rules remove nothing from this input",
+        )
+    ]
     comparisons += [
-        Comparison(name[1:], without=name, with_="clean") for name in shards if name.startswith("-")
+        Comparison(
+            name[1:],
+            without=name,
+            with_="clean",
+            unique=unique(name),
+            same_data_note="in these rules, what it removes the other steps remove too",
+        )
+        for name in shards
+        if name.startswith("-")
     ]
     cfg = ablation_config(
         args,

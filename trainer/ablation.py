@@ -52,7 +52,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainer.ablation_stats import compare, mean_and_std
+from trainer.ablation_stats import compare, data_difference, mean_and_std
 from trainer.data import find_tokenizer, open_shards
 from trainer.device import resolve_device
 from trainer.errors import TrainerError
@@ -69,6 +69,12 @@ class Comparison:
     label: str
     without: str
     with_: str
+    #: how the two variants' data differ, as the caller measured it (corpusclean ablate: what
+    #: only the step removes, by count and by id); merged over the trainer's own figures from
+    #: the manifests into the comparison's ``unique`` (trainer/ablation_stats.py)
+    unique: dict[str, Any] | None = None
+    #: the caller's words for why (near-)identical data make the comparison "redundant"
+    same_data_note: str = ""
 
 
 @dataclass
@@ -86,6 +92,9 @@ class AblationConfig:
     curve_points: int = 5
     eval_tokens: int | None = 100_000  # tokens of the eval text (and held-out slice) scored
     eval_stride: int | None = None  # default: block_size // 2
+    #: scored tokens per block of the final evaluation's per-block losses (the interval of
+    #: trainer/ablation_stats.py); not part of a run's key: it changes no training
+    eval_block_tokens: int = 2048
     model: str | None = None  # preset or CONFIG.json for a scratch init (default: tiny)
     init: str = "scratch"  # or a Hugging Face checkpoint dir (with keep_layers: truncated)
     keep_layers: str | None = None
@@ -260,15 +269,20 @@ def curve_steps(total_steps: int, points: int) -> list[int]:
 
 
 def _score(
-    model_dir: Path, ids: dict[str, np.ndarray], block: int, stride: int, device: torch.device
-) -> dict[str, float]:
+    model_dir: Path,
+    ids: dict[str, np.ndarray],
+    block: int,
+    stride: int,
+    device: torch.device,
+    block_tokens: int | None = None,
+) -> dict[str, dict[str, Any]]:
     from transformers import GPT2LMHeadModel
 
     model = GPT2LMHeadModel.from_pretrained(model_dir, attn_implementation="sdpa").to(device).eval()
     return {
-        name: sliding_perplexity(model, values, block, stride, batch_size=16, device=device)[
-            "perplexity"
-        ]
+        name: sliding_perplexity(
+            model, values, block, stride, batch_size=16, device=device, block_tokens=block_tokens
+        )
         for name, values in ids.items()
     }
 
@@ -366,10 +380,17 @@ def run_one(
         # The final model is saved in train_dir; a stopped run's in its checkpoint (both are
         # from_pretrained directories).
         model_dir = train_dir if last else train_dir / "checkpoint"
-        scores = _score(model_dir, ids, cfg.block_size, stride, device)
+        # The final evaluation also keeps its per-block losses (the verdict's interval).
+        blocks = cfg.eval_block_tokens if last else None
+        scores = _score(model_dir, ids, cfg.block_size, stride, device, blocks)
         record["eval_seconds"] += time.perf_counter() - start
         record["points"].append(
-            {"step": step, "tokens": step * tokens_per_step, **_ppl_fields(scores)}
+            {
+                "step": step,
+                "tokens": step * tokens_per_step,
+                **_ppl_fields(scores),
+                **_block_fields(scores, blocks),
+            }
         )
         done = step
         record["finished"] = last
@@ -402,8 +423,23 @@ def is_finished(cfg: AblationConfig, variant: str, seed: int, key: str) -> bool:
     return record is not None and record.get("key") == key and bool(record.get("finished"))
 
 
-def _ppl_fields(scores: dict[str, float]) -> dict[str, float]:
-    return {f"{name}_ppl": value for name, value in scores.items()}
+def _ppl_fields(scores: dict[str, dict[str, Any]]) -> dict[str, float]:
+    return {f"{name}_ppl": value["perplexity"] for name, value in scores.items()}
+
+
+def _block_fields(scores: dict[str, dict[str, Any]], block_tokens: int | None) -> dict[str, Any]:
+    """``{"blocks": {"tokens": N, TEXT: {"nll": [...], "counts": [...]}}}`` (final point)."""
+    if block_tokens is None:
+        return {}
+    return {
+        "blocks": {
+            "tokens": block_tokens,
+            **{
+                name: {"nll": value["block_nll"], "counts": value["block_counts"]}
+                for name, value in scores.items()
+            },
+        }
+    }
 
 
 def _write_json(path: Path, data: Any) -> None:
@@ -434,6 +470,7 @@ def run_key(
             "docs",
             "extra",
             "contamination",
+            "eval_block_tokens",
             "quiet",
             "device",
             "compile",
@@ -523,7 +560,21 @@ def summarise(
         "more_evals": extra_eval_names(cfg),
         "seeds": list(seeds),
         "variants": variants,
-        "comparisons": [compare(c.label, c.without, c.with_, runs, seeds) for c in comparisons],
+        "comparisons": [
+            compare(
+                c.label,
+                c.without,
+                c.with_,
+                runs,
+                seeds,
+                difference={
+                    **data_difference(data["variants"][c.without], data["variants"][c.with_]),
+                    **(c.unique or {}),
+                },
+                same_data_note=c.same_data_note,
+            )
+            for c in comparisons
+        ],
         "settings": {
             "model": cfg.model or ("tiny" if cfg.init == "scratch" else None),
             "init": cfg.init,
@@ -537,6 +588,7 @@ def summarise(
             "dtype": cfg.dtype,
             "eval_tokens": cfg.eval_tokens,
             "eval_stride": cfg.eval_stride or max(1, cfg.block_size // 2),
+            "eval_block_tokens": cfg.eval_block_tokens,
             "heldout": cfg.heldout,
             "curve_points": cfg.curve_points,
         },

@@ -24,6 +24,7 @@ VERDICT_WORDS = {
     "hurts": "hurts",
     "too close to call": "too close to call at this budget",
     "untested": "untested (one seed)",
+    "redundant": "redundant (the same data)",
 }
 
 
@@ -171,9 +172,50 @@ def _pct(x: float) -> str:
     return f"{100 * x:+.1f}%"
 
 
+def interval_cell(c: dict[str, Any]) -> str:
+    """The comparison's 95% interval of the perplexity change, or why there is none."""
+    iv = c.get("interval")
+    if not isinstance(iv, dict) or "interval_ppl_change" not in iv:
+        return "none: seed rule"
+    lo, hi = iv["interval_ppl_change"]
+    return f"{_pct(lo)} .. {_pct(hi)}"
+
+
+def unique_cell(c: dict[str, Any]) -> str:
+    """What the ``without`` variant's data hold beyond the ``with`` variant's, in short."""
+    u = c.get("unique")
+    if not u:
+        return "-"
+    docs = f"{u['docs']:,}" if "docs" in u else "?"
+    return f"{docs}, {u['tokens']:,} ({100 * u['share_of_tokens']:.2f}%)"
+
+
+def unique_sentence(c: dict[str, Any]) -> str:
+    """The same in words, for the verdict line (by id and bytes where the caller gave them)."""
+    u = c.get("unique")
+    if not u:
+        return ""
+    parts = []
+    if "docs" in u:
+        by_id = (
+            f" (by id: {u['docs_only_without']:,} kept only without it, "
+            f"{u['docs_only_with']:,} only with it)"
+            if "docs_only_without" in u
+            else ""
+        )
+        parts.append(f"{u['docs']:,} documents{by_id}")
+    if "bytes" in u:
+        parts.append(f"{u['bytes']:,} text bytes")
+    parts.append(f"{u['tokens']:,} tokens ({100 * u['share_of_tokens']:.2f}% of {c['with']}'s)")
+    return f" Data in {c['without']} and not in {c['with']}: " + ", ".join(parts) + "."
+
+
 def _verdict_line(c: dict[str, Any]) -> str:
     words = VERDICT_WORDS.get(c["verdict"], c["verdict"])
-    return f"**{c['label']}** ({c['with']} vs {c['without']}): {words}: {c['explanation']}."
+    return (
+        f"**{c['label']}** ({c['with']} vs {c['without']}): {words}: {c['explanation']}."
+        + unique_sentence(c)
+    )
 
 
 def tables(result: dict[str, Any]) -> dict[str, list[list[str]]]:
@@ -209,8 +251,8 @@ def tables(result: dict[str, Any]) -> dict[str, list[list[str]]]:
         )
     comparisons = [
         [
-            "what", "with vs without", "per-seed change", "mean change", "seed spread",
-            "verdict",
+            "what", "with vs without", "per-seed change", "mean change", "95% interval",
+            "seed spread", "seed rule", "data only without (docs, tokens)", "verdict",
         ]
     ]  # fmt: skip
     for c in result["comparisons"]:
@@ -220,7 +262,10 @@ def tables(result: dict[str, Any]) -> dict[str, list[list[str]]]:
                 f"{c['with']} vs {c['without']}",
                 ", ".join(_pct(x) for x in c["per_seed_ppl_change"]),
                 _pct(c["mean_ppl_change"]),
+                interval_cell(c),
                 f"{100 * (math.exp(c['seed_noise_log_ppl']) - 1):.1f}%",
+                c.get("seed_rule_verdict", c["verdict"]),
+                unique_cell(c),
                 VERDICT_WORDS.get(c["verdict"], c["verdict"]),
             ]
         )
@@ -292,8 +337,11 @@ INTRO = (
     "Each variant's data trained one model per seed from the same initial weights, with the "
     "same tokenizer, token budget and schedule; seed k gives every variant the same "
     "initialisation and the same random batch positions. A difference counts only when every "
-    "seed agrees on its sign and its mean exceeds the spread between seeds; otherwise it is "
-    "reported as too close to call."
+    "seed agrees on its sign and its 95% interval, which adds the noise between seeds "
+    "(training) to the noise between blocks of the evaluation text (sampling), excludes 0; "
+    "otherwise it is reported as too close to call. Runs recorded without per-block losses "
+    "fall back to the seed rule (every seed agrees and the mean exceeds the seed spread), "
+    "which is also shown beside. Two variants whose data are (near-)identical are redundant."
 )
 
 
@@ -372,7 +420,7 @@ def write_ablation_report(out: Path, result: dict[str, Any]) -> Path:
         return (
             f"<li><b>{html.escape(c['label'])}</b> ({html.escape(c['with'])} vs "
             f'{html.escape(c["without"])}): <span class="{css}">{html.escape(words)}</span>: '
-            f"{html.escape(c['explanation'])}.</li>"
+            f"{html.escape(c['explanation'])}.{html.escape(unique_sentence(c))}</li>"
         )
 
     warnings_html = "".join(
@@ -395,6 +443,7 @@ th:first-child, td:first-child {{ text-align: left; }}
 img {{ max-width: 100%; display: block; margin: 1em 0; }}
 .helps {{ color: #1a7f37; font-weight: bold; }} .hurts {{ color: #c62828; font-weight: bold; }}
 .too-close-to-call, .untested {{ color: #8a6d00; font-weight: bold; }}
+.redundant {{ color: #555; font-weight: bold; }}
 .warning {{ border-left: 4px solid #c62828; background: #fdecea; padding: 0.5em 1em; }}
 </style></head><body>
 <h1>{html.escape(title)}</h1>

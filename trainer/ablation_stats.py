@@ -1,12 +1,22 @@
-"""The statistics of an ablation: paired differences, seed spread, verdicts in plain words.
+"""The statistics of an ablation: paired differences, noise, verdicts in plain words.
 
-An ablation at laptop scale trains few seeds, so its verdicts are deliberately conservative:
-a variant "helps" or "hurts" only when every paired seed agrees on the sign of the change and
-its mean exceeds the spread between seeds; anything less is "too close to call", with the
-budget at which the learning curves' trend would separate the variants, if they trend that
-way. Differences are of ln perplexity (nats per token), i.e. ratios of perplexities, paired by
-seed: seed k gives both variants the same initial weights and the same stream of batch-position
-random numbers (trainer/ablation.py).
+Differences are of ln perplexity (nats per token), i.e. ratios of perplexities, paired by seed:
+seed k gives both variants the same initial weights and the same stream of batch-position
+random numbers (trainer/ablation.py). Two sources of noise stand between a difference and a
+finding, and the verdict accounts for both (docs/ablation.md, "The verdict rule"):
+
+* **training noise**, what another seed would change (initial weights, batch order): seen
+  only through the seeds, so it is poorly known with two;
+* **evaluation sampling noise**, what another evaluation text of the same kind would change:
+  seen through the per-block losses of the final evaluation (blocks of ``block_tokens``
+  consecutive scored tokens, trainer/perplexity.py), on which both variants are scored.
+
+The interval of a comparison adds the two (a t-interval, Welch-Satterthwaite degrees of
+freedom): "helps" or "hurts" when its 95% interval excludes 0 and every seed agrees on the
+sign. The older seed rule (every seed agrees and the mean exceeds the spread between seeds) is
+kept beside it, and decides alone when a run has no block losses (records written before
+they were kept). A comparison whose two variants hold (near-)identical data is "redundant":
+no training difference can come from its data (:func:`same_data`).
 
 Every function here reads run records (``{"points": [{"step", "tokens", "eval_ppl"}, ...]}``,
 one per variant and seed) and trains nothing.
@@ -17,10 +27,22 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 Runs = dict[str, dict[int, dict[str, Any]]]  # variant -> seed -> run record
 
 # Beyond 10,000x the budget a straight-line extrapolation says nothing.
 MAX_EXTRAPOLATION = 1e4
+
+#: Two variants whose data differ by less than this share of the ``with`` variant's tokens
+#: and of its documents (every ``share_*`` figure of the difference) hold the same data for
+#: this purpose: 0.1% of the training text cannot move perplexity measurably at these budgets
+#: (the smallest differences the verdicts have resolved are ~0.5%), and a step that removes
+#: so little in the presence of the others is redundant in those rules.
+SAME_DATA_SHARE = 1e-3
+
+#: The confidence of the stated interval.
+LEVEL = 0.95
 
 
 def mean_and_std(values: list[float]) -> tuple[float, float]:
@@ -62,16 +84,22 @@ def difference_curve(
 
 
 def compare(
-    label: str, without: str, with_: str, runs: Runs, seeds: tuple[int, ...]
+    label: str,
+    without: str,
+    with_: str,
+    runs: Runs,
+    seeds: tuple[int, ...],
+    difference: dict[str, Any] | None = None,
+    same_data_note: str = "",
 ) -> dict[str, Any]:
     """Paired per-seed differences of eval log-perplexity and a verdict in plain words.
 
     The difference for seed k is ``ln ppl(with, k) - ln ppl(without, k)`` (nats per token;
-    negative: ``with`` is better), i.e. a ratio of perplexities. Seed noise is the larger of
-    the two variants' ranges of ln ppl over seeds. A verdict of "helps" or "hurts" needs every
-    seed to agree on the sign and the mean difference to exceed that noise; anything less is
-    "too close to call", with the budget at which a straight-line fit of the mean difference
-    against ln(tokens) along the learning curves would reach the noise (if it trends that way).
+    negative: ``with`` is better), i.e. a ratio of perplexities. ``difference`` is how the two
+    variants' data differ (:func:`data_difference`, plus what the caller knows), kept as the
+    comparison's ``unique``; when :func:`same_data` holds for it the verdict is "redundant"
+    (``same_data_note`` says why in the caller's words). Otherwise, with per-block losses in
+    every run, the verdict is :func:`interval`'s rule; without them, :func:`seed_verdict`'s.
     """
     final_a = [runs[without][s]["points"][-1]["eval_ppl"] for s in seeds]
     final_b = [runs[with_][s]["points"][-1]["eval_ppl"] for s in seeds]
@@ -79,7 +107,9 @@ def compare(
     mean = sum(diffs) / len(diffs)
     noise = seed_noise(final_a, final_b)
     curve = difference_curve(without, with_, runs, seeds)
-    return {
+    by_seeds = seed_verdict(diffs, mean, noise, curve, len(seeds))
+    blocks = interval(without, with_, runs, seeds)
+    result: dict[str, Any] = {
         "label": label,
         "without": without,
         "with": with_,
@@ -91,14 +121,41 @@ def compare(
         "mean_ppl_change": math.exp(mean) - 1,
         "seed_noise_log_ppl": noise,
         "curve": curve,
-        **verdict(diffs, mean, noise, curve, len(seeds)),
+        "seed_rule_verdict": by_seeds["verdict"],
+        "interval": blocks,
     }
+    if difference is not None:
+        result["unique"] = difference
+    if difference is not None and same_data(difference):
+        result.update(redundant_verdict(difference, mean, same_data_note))
+    elif len(seeds) < 2 or not isinstance(blocks, dict) or "interval_log_ppl" not in blocks:
+        if len(seeds) >= 2 and isinstance(blocks, dict):
+            by_seeds = {
+                **by_seeds,
+                "explanation": by_seeds["explanation"]
+                + f" (seed rule: {blocks['missing']}, so no interval)",
+            }
+        result.update(by_seeds)
+    else:
+        result.update(interval_verdict(diffs, blocks, curve))
+    return result
 
 
-def verdict(
+def pct(x: float) -> str:
+    """A ln-ratio as a signed percentage change of perplexity."""
+    return f"{100 * (math.exp(x) - 1):+.1f}%"
+
+
+def seed_verdict(
     diffs: list[float], mean: float, noise: float, curve: list[dict[str, Any]], n_seeds: int
 ) -> dict[str, Any]:
-    """``verdict`` and ``explanation`` (and, too close to call, ``tokens_needed``)."""
+    """The seed rule: ``verdict`` and ``explanation`` (too close to call: ``tokens_needed``).
+
+    "helps"/"hurts" when every seed agrees on the sign and the mean difference exceeds the
+    larger of the two variants' ranges of ln ppl over seeds; otherwise "too close to call",
+    with the budget at which a straight-line fit of the mean difference against ln(tokens)
+    along the learning curves would reach that spread (if it trends that way).
+    """
     same_sign = all(d < 0 for d in diffs) or all(d > 0 for d in diffs)
     if n_seeds < 2:
         return {
@@ -114,11 +171,6 @@ def verdict(
             ),
         }
     needed = extrapolate_budget(curve, noise)
-    tail = (
-        f"; a straight-line trend in ln(tokens) reaches it near {needed:,.0f} tokens"
-        if needed
-        else "; the learning curves show no trend toward a larger difference"
-    )
     return {
         "verdict": "too close to call",
         "tokens_needed": needed,
@@ -127,9 +179,247 @@ def verdict(
             f"the seed spread ({100 * (math.exp(noise) - 1):.1f}%)"
             + ("" if same_sign else " and the seeds disagree on its sign")
             + " at this budget"
-            + tail
+            + _trend(needed)
         ),
     }
+
+
+#: The seed rule under its former name (callers before the interval rule).
+verdict = seed_verdict
+
+
+def _trend(needed: float | None) -> str:
+    if needed:
+        return f"; a straight-line trend in ln(tokens) reaches it near {needed:,.0f} tokens"
+    return "; the learning curves show no trend toward a larger difference"
+
+
+def interval_verdict(
+    diffs: list[float], blocks: dict[str, Any], curve: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The interval rule: "helps"/"hurts" when the interval excludes 0 and every seed agrees.
+
+    The explanation states the interval ("95% CI of the change: -3.1% .. -1.2%") and what it
+    is made of; too close to call, the budget at which the learning curves' trend reaches the
+    interval's half-width (the noise stays as measured: a rough extrapolation, said so).
+    """
+    lo, hi = blocks["interval_log_ppl"]
+    same_sign = all(d < 0 for d in diffs) or all(d > 0 for d in diffs)
+    stated = (
+        f"{round(100 * LEVEL)}% CI of the change: {pct(lo)} .. {pct(hi)} (training noise from "
+        f"{len(diffs)} seeds and evaluation noise from {blocks['blocks']} blocks of "
+        f"{blocks['block_tokens']:,} tokens)"
+    )
+    if same_sign and (hi < 0 or lo > 0):
+        return {
+            "verdict": "helps" if hi < 0 else "hurts",
+            "confidence": stated,
+            "explanation": f"{stated} excludes 0 and every seed agrees",
+        }
+    needed = extrapolate_budget(curve, (hi - lo) / 2)
+    why = "includes 0" if lo <= 0 <= hi else "excludes 0 but the seeds disagree on the sign"
+    return {
+        "verdict": "too close to call",
+        "confidence": stated,
+        "tokens_needed": needed,
+        "explanation": f"{stated} {why} at this budget" + _trend(needed),
+    }
+
+
+def redundant_verdict(difference: dict[str, Any], mean: float, note: str) -> dict[str, Any]:
+    """ "redundant": the variants' data are (near-)identical, so the step changes nothing."""
+    if difference.get("identical"):
+        what = "the two variants' training and validation tokens are identical"
+    else:
+        parts = []
+        if "docs" in difference:
+            parts.append(f"{difference['docs']:+,} documents")
+        if "tokens" in difference:
+            share = difference.get("share_of_tokens")
+            parts.append(
+                f"{difference['tokens']:+,} tokens"
+                + (f" ({100 * share:+.3f}% of the with variant's)" if share is not None else "")
+            )
+        what = (
+            "the two variants' data differ by "
+            + ", ".join(parts)
+            + f", under {100 * SAME_DATA_SHARE:.1f}%"
+        )
+    return {
+        "verdict": "redundant",
+        "explanation": (
+            f"{what}: {note or 'what one variant leaves out, the other leaves out too'}; "
+            f"the change measured ({pct(mean)} eval perplexity) is training noise"
+        ),
+    }
+
+
+def same_data(difference: dict[str, Any]) -> bool:
+    """True when two variants' data are identical, or every ``share_*`` figure of their
+    difference is under :data:`SAME_DATA_SHARE` in size (at least one figure needed)."""
+    if difference.get("identical"):
+        return True
+    shares = [v for k, v in difference.items() if k.startswith("share_") and v is not None]
+    return bool(shares) and all(abs(v) < SAME_DATA_SHARE for v in shares)
+
+
+def data_difference(without: dict[str, Any], with_: dict[str, Any]) -> dict[str, Any]:
+    """What ``without``'s data hold beyond ``with``'s, from the two shard directories alone.
+
+    ``without``/``with_`` are a variant's data identity (trainer/ablation.py's
+    ``check_variants``: ``manifest``, ``train_sha256``, ``val_sha256``). Documents and tokens
+    count train and validation together (positive: ``with`` has fewer), shares are of the
+    ``with`` variant's. The trainer knows no documents, only shards: net counts, not which
+    documents; a caller that knows them adds its own figures (corpusclean ablate: by id).
+    """
+    mo, mw = without["manifest"], with_["manifest"]
+    out: dict[str, Any] = {}
+    tokens_o = (mo.get("train_tokens") or 0) + (mo.get("val_tokens") or 0)
+    tokens_w = (mw.get("train_tokens") or 0) + (mw.get("val_tokens") or 0)
+    if mo.get("train_docs") is not None and mw.get("train_docs") is not None:
+        docs_o = mo["train_docs"] + (mo.get("val_docs") or 0)
+        docs_w = mw["train_docs"] + (mw.get("val_docs") or 0)
+        out["docs"] = docs_o - docs_w
+        out["share_of_docs"] = (docs_o - docs_w) / max(1, docs_w)
+    out["tokens"] = tokens_o - tokens_w
+    out["share_of_tokens"] = (tokens_o - tokens_w) / max(1, tokens_w)
+    out["identical"] = (
+        without.get("train_sha256") is not None
+        and without.get("train_sha256") == with_.get("train_sha256")
+        and without.get("val_sha256") == with_.get("val_sha256")
+    )
+    return out
+
+
+# -- the interval: training noise from the seeds, evaluation noise from the blocks ------------
+
+
+def final_blocks(record: dict[str, Any], text: str = "eval") -> dict[str, Any] | None:
+    """The final evaluation's per-block losses of ``text`` in a run record, if it has them."""
+    blocks = record["points"][-1].get("blocks")
+    if not isinstance(blocks, dict) or not isinstance(blocks.get(text), dict):
+        return None
+    return blocks[text]
+
+
+def block_differences(
+    without: str, with_: str, runs: Runs, seeds: tuple[int, ...], text: str = "eval"
+) -> tuple[np.ndarray, np.ndarray] | str:
+    """``(d [seeds, blocks] of nll_with - nll_without, tokens per block)``, or why not.
+
+    Paired by seed and by block: both variants were scored on the same tokens. A run without
+    blocks (a record kept from before they were recorded) or with other blocks than the rest
+    (another block size or evaluation length) gives the reason as a string.
+    """
+    rows = []
+    counts: list[int] | None = None
+    for s in seeds:
+        pair = []
+        for name in (without, with_):
+            b = final_blocks(runs[name][s], text)
+            if b is None:
+                return f"{name} seed {s} has no per-block losses (a run recorded before them)"
+            if counts is None:
+                counts = list(b["counts"])
+            if list(b["counts"]) != counts:
+                return f"{name} seed {s} was scored in other blocks than the rest"
+            pair.append(np.asarray(b["nll"], dtype=np.float64))
+        rows.append(pair[1] - pair[0])
+    assert counts is not None
+    if len(counts) < 2:
+        return "the evaluation text gives fewer than 2 blocks"
+    return np.stack(rows), np.asarray(counts, dtype=np.float64)
+
+
+def interval(
+    without: str, with_: str, runs: Runs, seeds: tuple[int, ...], level: float = LEVEL
+) -> dict[str, Any]:
+    """The change's interval from per-block losses and seeds (``{"missing": why}`` without).
+
+    With ``d[k, b]`` the paired difference of seed k on block b and ``w_b`` block b's share of
+    the scored tokens, the estimate is ``D = mean_k sum_b w_b d[k, b]`` (the mean paired
+    difference of ln ppl, exactly). Its variance has two parts:
+
+    * evaluation sampling, ``V_e = B/(B-1) sum_b w_b^2 (D_b - D)^2`` with ``D_b = mean_k
+      d[k, b]``: the variance of a token-weighted mean over B blocks treated as independent
+      draws of text (the same text for every seed, so this error is common to all seeds);
+    * training, ``V_t = var_k(d_k) / K``: the spread of the per-seed differences (what the
+      common evaluation error cannot explain), K - 1 degrees of freedom.
+
+    The interval is ``D ± t(df) sqrt(V_e + V_t)``, df by Welch-Satterthwaite: with two seeds
+    and a large V_t it widens toward t(1) = 12.7, as it should. Also given: the interval of
+    evaluation noise alone and each seed's own, for the reader.
+    """
+    got = block_differences(without, with_, runs, seeds)
+    if isinstance(got, str):
+        return {"missing": got}
+    d, counts = got
+    w = counts / counts.sum()
+    per_seed = d @ w  # = each seed's ln ppl difference, up to rounding
+    k, blocks = d.shape
+    mean = float(per_seed.mean())
+    db = d.mean(axis=0)
+    v_eval = float(blocks / (blocks - 1) * np.sum(w**2 * (db - mean) ** 2))
+    v_train = float(per_seed.var(ddof=1) / k) if k > 1 else 0.0
+    df = satterthwaite([(v_train, k - 1), (v_eval, blocks - 1)])
+    half = t_quantile(0.5 + level / 2, df) * math.sqrt(v_train + v_eval)
+    half_eval = t_quantile(0.5 + level / 2, blocks - 1) * math.sqrt(v_eval)
+    seed_half = [
+        t_quantile(0.5 + level / 2, blocks - 1)
+        * math.sqrt(float(blocks / (blocks - 1) * np.sum(w**2 * (row - row @ w) ** 2)))
+        for row in d
+    ]
+    return {
+        "level": level,
+        "blocks": blocks,
+        "block_tokens": int(counts[0]),
+        "mean_log_ppl_diff": mean,
+        "training_se": math.sqrt(v_train),
+        "eval_se": math.sqrt(v_eval),
+        "df": df,
+        "interval_log_ppl": [mean - half, mean + half],
+        "interval_ppl_change": [math.exp(mean - half) - 1, math.exp(mean + half) - 1],
+        "eval_only_interval_ppl_change": [
+            math.exp(mean - half_eval) - 1,
+            math.exp(mean + half_eval) - 1,
+        ],
+        "per_seed_interval_ppl_change": [
+            [math.exp(float(m) - h) - 1, math.exp(float(m) + h) - 1]
+            for m, h in zip(per_seed, seed_half, strict=True)
+        ],
+    }
+
+
+def satterthwaite(parts: list[tuple[float, int]]) -> float:
+    """Welch-Satterthwaite degrees of freedom of a sum of variance estimates (var, df)."""
+    total = sum(v for v, _ in parts)
+    denominator = sum(v * v / df for v, df in parts if df > 0 and v > 0)
+    if total <= 0 or denominator <= 0:
+        return math.inf
+    return total * total / denominator
+
+
+def t_quantile(p: float, df: float) -> float:
+    """The p-quantile of Student's t with ``df`` (> 0, may be fractional or inf) degrees.
+
+    No SciPy in the trainer's dependencies: with t = sqrt(df) tan(theta) the density becomes
+    ``c cos(theta)^(df - 1)`` on [0, pi/2), smooth and bounded for df >= 1, so a fine
+    trapezoid table of its integral and an interpolation give the quantile to ~1e-7 (checked
+    against tables in tests/test_ablation_stats.py).
+    """
+    from statistics import NormalDist
+
+    if not 0 < p < 1:
+        raise ValueError(f"quantile {p} outside (0, 1)")
+    if p < 0.5:
+        return -t_quantile(1 - p, df)
+    if math.isinf(df) or df > 1e7:
+        return NormalDist().inv_cdf(p)
+    theta = np.linspace(0.0, math.pi / 2, 200_001)[:-1]
+    c = math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(math.pi)
+    density = c * np.cos(theta) ** (df - 1)
+    cdf = np.concatenate([[0.0], np.cumsum((density[1:] + density[:-1]) / 2 * np.diff(theta))])
+    return math.sqrt(df) * math.tan(float(np.interp(p - 0.5, cdf, theta)))
 
 
 def extrapolate_budget(curve: list[dict[str, Any]], noise: float) -> float | None:

@@ -315,6 +315,13 @@ def add_ablation_options(p: argparse.ArgumentParser) -> None:
         help="paired seeds 1..K per variant (default: 2; one seed gives no noise estimate)",
     )
     p.add_argument(
+        "--first-seed",
+        type=_positive_int,
+        default=1,
+        metavar="S",
+        help="seeds S..S+K-1 instead of 1..K (a disjoint seed set: benchmarks/ablation_real.py)",
+    )
+    p.add_argument(
         "--curve-points",
         type=_positive_int,
         default=5,
@@ -327,6 +334,14 @@ def add_ablation_options(p: argparse.ArgumentParser) -> None:
         default=100_000,
         metavar="N",
         help="score the first N tokens of the eval text and held-out slice (default: 100,000)",
+    )
+    p.add_argument(
+        "--eval-block-tokens",
+        type=_positive_int,
+        default=2048,
+        metavar="N",
+        help="scored tokens per block of the final evaluation's per-block losses, on which the "
+        "verdicts' intervals rest (default: 2,048)",
     )
     model = p.add_argument_group("model (the same initialisation for every variant)")
     model.add_argument(
@@ -370,6 +385,7 @@ def ablation_config(
     from trainer.ablation import AblationConfig
 
     executor, address = getattr(args, "executor", "local"), getattr(args, "address", None)
+    first_seed = getattr(args, "first_seed", 1)
     if address and executor != "ray":
         raise TrainerError("--address names a Ray cluster: it needs --executor ray")
     return AblationConfig(
@@ -378,9 +394,10 @@ def ablation_config(
         more_evals=tuple(args.eval[1:]),
         out=args.out,
         tokens=args.tokens,
-        seeds=tuple(range(1, args.seeds + 1)),
+        seeds=tuple(range(first_seed, first_seed + args.seeds)),
         curve_points=args.curve_points,
         eval_tokens=args.eval_tokens,
+        eval_block_tokens=getattr(args, "eval_block_tokens", 2048),  # the demo sets none
         init=args.init,
         model=args.model,
         keep_layers=args.keep_layers,

@@ -19,6 +19,7 @@ import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -104,11 +105,19 @@ def sliding_perplexity(
     stride: int,
     batch_size: int = 8,
     device: torch.device | None = None,
-) -> dict[str, float]:
+    block_tokens: int | None = None,
+) -> dict[str, Any]:
     """Perplexity of ``model`` on the token stream ``ids`` with strided windows.
 
     Full-length windows are batched together (they all have the same shape); the short
     tail window, if any, runs alone. Returns perplexity, scored tokens and tokens/second.
+
+    With ``block_tokens`` it also returns ``block_nll`` and ``block_counts``: the mean NLL
+    (nats) of each run of ``block_tokens`` consecutive scored tokens, in text order, the
+    remainder joining the last block (``block_counts`` says how many tokens each holds), so
+    ``sum(nll * count) / sum(count)`` is ln perplexity. Ablations compare two models block by
+    block on the same tokens (trainer/ablation_stats.py): contiguous blocks of a few thousand
+    tokens are nearly independent samples of the text, where single windows overlap.
     """
     device = device or next(model.parameters()).device
     if len(ids) < 2:
@@ -124,6 +133,7 @@ def sliding_perplexity(
 
     nll_sum = 0.0
     n_scored = 0
+    token_nll: list[torch.Tensor] = []  # per scored token, in text order (block_tokens only)
     start = time.perf_counter()
     for batch in batches:
         rows = np.stack([np.asarray(ids[w.begin : w.end], dtype=np.int64) for w in batch])
@@ -140,15 +150,33 @@ def sliding_perplexity(
         nll = F.cross_entropy(
             logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="sum"
         )
+        if block_tokens is not None:
+            # Kept per token as well (rows are windows in text order, masked positions
+            # dropped); the sum above stays as it was, so the perplexity is the same number.
+            per_token = F.cross_entropy(
+                logits.reshape(-1, logits.size(-1)), targets.reshape(-1), reduction="none"
+            )
+            token_nll.append(per_token[targets.reshape(-1) != -100].double().cpu())
         nll_sum += nll.item()
         n_scored += int((targets != -100).sum().item())
     seconds = time.perf_counter() - start
     assert n_scored == len(ids) - 1
-    return {
+    result: dict[str, Any] = {
         "perplexity": math.exp(nll_sum / n_scored),
         "tokens": n_scored,
         "tokens_per_second": n_scored / seconds if seconds > 0 else 0.0,
     }
+    if block_tokens is not None:
+        if block_tokens < 1:
+            raise TrainerError(f"block_tokens {block_tokens} must be >= 1")
+        values = torch.cat(token_nll).numpy()
+        blocks = max(1, len(values) // block_tokens)
+        which = np.minimum(np.arange(len(values)) // block_tokens, blocks - 1)
+        counts = np.bincount(which, minlength=blocks)
+        sums = np.bincount(which, weights=values, minlength=blocks)
+        result["block_nll"] = (sums / counts).tolist()
+        result["block_counts"] = counts.tolist()
+    return result
 
 
 def evaluate_perplexity(
