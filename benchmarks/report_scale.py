@@ -29,8 +29,9 @@ What it does:
    starts no worker), the median printed; then the sizes of ``report.html``,
    ``report.md`` and ``stats.json``.
 4. ``--parts``: each part of the report timed in this process, one call each
-   (``run_output.choose_rejected`` per step, ``run_output.duplicate_clusters`` per dedup step,
-   ``render_markdown``, ``render_html``), to say where the time goes.
+   (``run_output.choose_rejected_by_reason`` for every step at once,
+   ``run_output.duplicate_clusters`` per dedup step, ``render_markdown``, ``render_html``), to
+   say where the time goes.
 
 Wrap it in ``flock /tmp/corpusclean-bench.lock`` when other benchmarks share the machine.
 """
@@ -331,14 +332,14 @@ def parts(out: Path) -> list[tuple[str, float]]:
         return value
 
     stats = timed("read_stats", lambda: run_output.read_stats(out))
+    reasons = [r for r, n in stats["rejected"].items() if n]
+    timed(
+        f"choose_rejected_by_reason ({len(reasons)} steps, one pass)",
+        lambda: run_output.choose_rejected_by_reason(
+            out, reasons, content.EXAMPLES_PER_STEP, content.EXAMPLE_SEED
+        ),
+    )
     for step in stats["steps"]:
-        if step["rejected"]:
-            timed(
-                f"choose_rejected {step['name']}",
-                lambda s=step: run_output.choose_rejected(
-                    out, s["name"], content.EXAMPLES_PER_STEP, content.EXAMPLE_SEED
-                ),
-            )
         if step["name"] in run_output.dedup_steps() and step["rejected"]:
             timed(
                 f"duplicate_clusters {step['name']}",
