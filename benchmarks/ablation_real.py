@@ -1,8 +1,21 @@
 """What cleaning is worth on a real corpus: `corpusclean ablate` raw vs clean, paired seeds.
 
     python benchmarks/ablation_real.py ../shared/data/webmix/part-*.jsonl.gz \\
-        --eval ../shared/data/eval/wikitext2_raw_test.txt [--tokens 5000000] [--seeds 2] \\
-        [--rules rules/openwebtext.yaml] [--out out/ablation_real]
+        --eval ../shared/data/eval/wikitext2_raw_test.txt [--tokens 5000000 ...] [--seeds 2] \\
+        [--rules rules/openwebtext.yaml] [--steps a,b,c] [--leave-one-out] [--seed-sets 2] \\
+        [--aa] [--layers 2] [--out out/ablation_real]
+
+Repeatability (issue 15): with ``--seed-sets N`` the same ablation runs N times with disjoint
+seed sets (seeds 1..K, K+1..2K, ...; the cleaning and the runs are shared, each set's
+ablation.json kept as ``ablation-seeds-A-B.json``), then once over all N*K seeds (every run
+reused), and the table says for how many comparisons the sets' verdicts agree, under the
+interval rule and under the seed rule. ``--aa`` adds an A/A check: the clean variant's
+training documents split at random into halves (trainer/ablation_split.py), compared with
+the same settings and seed sets; neither rule may call them helps or hurts. Several
+``--tokens`` budgets repeat all of it per budget (the first in OUT, the others in
+``OUT/tokens-N`` sharing OUT's cleaned variants) and say how many verdicts keep from one
+budget to the next. ``--steps`` keeps only those steps of the rules (a reduced-scale run).
+Everything is also written to ``OUT/repeatability.json``; cost per run is printed.
 
 Trains a 3-layer, 256-wide GPT-2 student from scratch (the size of the issue's reference
 measurements) on each variant for the same token budget, in bf16 where the CPU has it and
@@ -34,68 +47,228 @@ from trainer.ablation_report import coloured_pixels, find_browser  # noqa: E402
 STUDENT = {"n_layer": 3, "n_head": 4, "n_embd": 256, "n_positions": 256}
 
 
+def reduced_rules(rules: Path, steps: str | None, out: Path) -> Path:
+    """The rules file, or a copy keeping only ``steps`` (comma-separated names, rules' order)."""
+    if not steps:
+        return rules
+    import yaml
+
+    keep = [s.strip() for s in steps.split(",") if s.strip()]
+    data = yaml.safe_load(rules.read_text(encoding="utf-8"))
+    data["steps"] = [s for s in data["steps"] if next(iter(s)) in keep]
+    missing = set(keep) - {next(iter(s)) for s in data["steps"]}
+    if missing:
+        raise SystemExit(f"--steps: not in {rules}: {', '.join(sorted(missing))}")
+    data["name"] = f"{data.get('name', 'rules')}-reduced"
+    target = out / "rules.yaml"
+    target.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return target
+
+
+def run(command: list[str]) -> float:
+    print("+ " + " ".join(command), flush=True)
+    start = time.perf_counter()
+    subprocess.run(command, check=True, cwd=ROOT)
+    return time.perf_counter() - start
+
+
+def training_options(args: argparse.Namespace, tokens: int, model: Path) -> list[str]:
+    options = [
+        "--eval", args.eval, "--tokens", str(tokens), "--curve-points", str(args.curve_points),
+        "--eval-tokens", str(args.eval_tokens), "--eval-block-tokens",
+        str(args.eval_block_tokens), "--model", str(model), "--batch-size", str(args.batch_size),
+        "--block-size", str(args.block_size), "--lr", "1e-3",
+    ]  # fmt: skip
+    return options + ([] if args.no_compile else ["--compile"])
+
+
+def seed_sets(args: argparse.Namespace) -> list[tuple[int, int]]:
+    """(first seed, count) per set, then (1, all) when there are several sets."""
+    sets = [(1 + i * args.seeds, args.seeds) for i in range(args.seed_sets)]
+    return sets + ([(1, args.seeds * args.seed_sets)] if args.seed_sets > 1 else [])
+
+
+def set_name(first: int, count: int) -> str:
+    return f"seeds-{first}-{first + count - 1}"
+
+
+def verdict_cell(c: dict) -> str:
+    iv = c.get("interval") or {}
+    if "interval_ppl_change" in iv:
+        lo, hi = iv["interval_ppl_change"]
+        return f"{c['verdict']} [{100 * lo:+.1f}%, {100 * hi:+.1f}%]"
+    return c["verdict"]
+
+
+def agreement(sets: list[dict], key: str) -> tuple[int, int]:
+    """(comparisons whose verdict under ``key`` is the same in every set, comparisons)."""
+    labels = [c["label"] for c in sets[0]["comparisons"]]
+    same = 0
+    for i, _ in enumerate(labels):
+        same += len({s["comparisons"][i][key] for s in sets}) == 1
+    return same, len(labels)
+
+
+def cost(result: dict) -> tuple[float, float, int]:
+    """Mean training and evaluation seconds per run, and the runs counted."""
+    runs = [r for v in result["variants"].values() for r in v["runs"].values()]
+    return (
+        sum(r["train_seconds"] for r in runs) / len(runs),
+        sum(r["eval_seconds"] for r in runs) / len(runs),
+        len(runs),
+    )
+
+
+def print_repeatability(budget: int, results: dict[str, dict], aa: dict[str, dict]) -> dict:
+    names = [n for n in results if n != "all"]
+    print(f"\n== repeatability at {budget:,} tokens per run: seed sets {', '.join(names)} ==")
+    first = results[names[0]]
+    header = f"{'comparison':24} " + " ".join(
+        f"{n:>34}" for n in [*names, *(["all"] if "all" in results else [])]
+    )
+    print(header + f" {'seed rule per set':>28}")
+    for i, c in enumerate(first["comparisons"]):
+        cells = [verdict_cell(results[n]["comparisons"][i]) for n in names]
+        if "all" in results:
+            cells.append(verdict_cell(results["all"]["comparisons"][i]))
+        seed_rule = ", ".join(results[n]["comparisons"][i]["seed_rule_verdict"] for n in names)
+        print(f"{c['label']:24} " + " ".join(f"{x:>34}" for x in cells) + f" {seed_rule:>28}")
+    summary: dict = {"budget": budget, "sets": names}
+    if len(names) > 1:
+        sets = [results[n] for n in names]
+        for key, rule in (("verdict", "interval rule"), ("seed_rule_verdict", "seed rule")):
+            same, total = agreement(sets, key)
+            summary[f"agree_{key}"] = [same, total]
+            print(f"verdicts that agree across seed sets ({rule}): {same}/{total}")
+    for name, result in aa.items():
+        c = result["comparisons"][0]
+        bad = c["verdict"] in ("helps", "hurts") or c["seed_rule_verdict"] in ("helps", "hurts")
+        flag = "  <-- FALSE FINDING" if bad else ""
+        print(f"A/A ({name}): {verdict_cell(c)}; seed rule {c['seed_rule_verdict']}; mean change "
+              f"{100 * c['mean_ppl_change']:+.2f}%{flag}")  # fmt: skip
+        summary.setdefault("aa", {})[name] = {
+            "verdict": c["verdict"], "seed_rule_verdict": c["seed_rule_verdict"],
+            "interval_ppl_change": (c.get("interval") or {}).get("interval_ppl_change"),
+            "mean_ppl_change": c["mean_ppl_change"],
+        }  # fmt: skip
+    train, evaluate, count = cost(results.get("all", first))
+    print(f"cost per run at {budget:,} tokens: {train:.1f} s training + {evaluate:.1f} s "
+          f"evaluation (mean of {count} runs)")  # fmt: skip
+    summary["seconds_per_run"] = {"train": train, "eval": evaluate, "runs": count}
+    summary["verdicts"] = {
+        n: {c["label"]: verdict_cell(c) for c in r["comparisons"]} for n, r in results.items()
+    }
+    summary["seed_rule_verdicts"] = {
+        n: {c["label"]: c["seed_rule_verdict"] for c in r["comparisons"]}
+        for n, r in results.items()
+    }
+    summary["unique"] = {c["label"]: c.get("unique") for c in first["comparisons"]}
+    return summary
+
+
+def print_result(result: dict, seconds: float, inputs: int) -> None:
+    print(f"\nablation on {inputs} file(s), {result['tokens_per_run']:,} tokens per "
+          f"run, seeds {result['seeds']}, {seconds / 60:.1f} min in all")  # fmt: skip
+    print(f"{'variant':18} {'docs':>8} {'train tokens':>13} {'eval ppl per seed':>30} "
+          f"{'mean':>8} {'held-out':>9}")  # fmt: skip
+    for name, v in result["variants"].items():
+        seeds = ", ".join(f"{x:.1f}" for x in v["eval_ppl"])
+        held = [x for x in v["heldout_ppl"] if x is not None]
+        print(f"{name:18} {v['docs']:>8,} {v['train_tokens']:>13,} {seeds:>30} "
+              f"{v['eval_ppl_mean']:>8.1f} {sum(held) / len(held):>9.1f}")  # fmt: skip
+    print()
+    for c in result["comparisons"]:
+        per_seed = ", ".join(f"{100 * x:+.1f}%" for x in c["per_seed_ppl_change"])
+        print(f"{c['label']}: {c['verdict']} (per seed {per_seed}; seed rule "
+              f"{c['seed_rule_verdict']}): {c['explanation']}")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("inputs", nargs="+", help="corpus files (JSONL/Parquet/...)")
     parser.add_argument("--eval", required=True, help="clean held-out text (e.g. WikiText-2)")
     parser.add_argument("--rules", default=str(ROOT / "rules" / "openwebtext.yaml"))
-    parser.add_argument("--tokens", type=int, default=5_000_000)
-    parser.add_argument("--seeds", type=int, default=2)
+    parser.add_argument("--steps", help="keep only these steps of the rules (comma-separated)")
+    parser.add_argument("--tokens", type=int, nargs="+", default=[5_000_000])
+    parser.add_argument("--seeds", type=int, default=2, help="seeds per set")
+    parser.add_argument("--seed-sets", type=int, default=1, help="disjoint seed sets")
+    parser.add_argument("--leave-one-out", action="store_true", help="also -STEP variants")
+    parser.add_argument("--aa", action="store_true", help="A/A check: clean split in halves")
+    parser.add_argument("--layers", type=int, default=STUDENT["n_layer"], help="student layers")
     parser.add_argument("--curve-points", type=int, default=5)
     parser.add_argument("--eval-tokens", type=int, default=100_000)
+    parser.add_argument("--eval-block-tokens", type=int, default=2048)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--block-size", type=int, default=128)
+    parser.add_argument("--workers", type=int, default=0, help="cleaning workers")
     parser.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    parser.add_argument("--no-browser", action="store_true", help="skip the headless check")
     parser.add_argument("--out", default=str(ROOT / "out" / "ablation_real"))
     args = parser.parse_args()
 
-    out = Path(args.out)
+    out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     model = out / "student.json"
-    model.write_text(json.dumps(STUDENT) + "\n", encoding="utf-8")
-    command = [
-        sys.executable, "-m", "corpusclean", "ablate", args.rules, "--input", *args.inputs,
-        "--eval", args.eval, "--out", str(out), "--tokens", str(args.tokens),
-        "--seeds", str(args.seeds), "--curve-points", str(args.curve_points),
-        "--eval-tokens", str(args.eval_tokens), "--model", str(model),
-        "--batch-size", str(args.batch_size), "--block-size", str(args.block_size),
-        "--lr", "1e-3",
-    ]  # fmt: skip
-    if not args.no_compile:
-        command.append("--compile")
-    print("+ " + " ".join(command), flush=True)
+    model.write_text(json.dumps({**STUDENT, "n_layer": args.layers}) + "\n", encoding="utf-8")
+    rules = reduced_rules(Path(args.rules), args.steps, out)
     start = time.perf_counter()
-    subprocess.run(command, check=True, cwd=ROOT)
-    seconds = time.perf_counter() - start
+    summaries = []
+    for b, tokens in enumerate(args.tokens):
+        here = out if b == 0 else out / f"tokens-{tokens}"
+        if b > 0:  # the same cleaned variants for every budget
+            here.mkdir(exist_ok=True)
+            if not (here / "variants").exists():
+                (here / "variants").symlink_to(out / "variants", target_is_directory=True)
+        results: dict[str, dict] = {}
+        aa: dict[str, dict] = {}
+        for first, count in seed_sets(args):
+            name = "all" if count > args.seeds else set_name(first, count)
+            command = [
+                sys.executable, "-m", "corpusclean", "ablate", str(rules), "--input",
+                *args.inputs, "--out", str(here), "--seeds", str(count), "--first-seed",
+                str(first), "--workers", str(args.workers),
+                *training_options(args, tokens, model),
+            ]  # fmt: skip
+            if args.leave_one_out:
+                command.append("--leave-one-out")
+            run(command)
+            result = json.loads((here / "ablation.json").read_text(encoding="utf-8"))
+            shutil.copyfile(
+                here / "ablation.json", here / f"ablation-{set_name(first, count)}.json"
+            )
+            results[name] = result
+            if args.aa and name != "all":
+                halves = out / "aa"
+                if not (halves / "B" / "tokens" / "manifest.json").is_file():
+                    from trainer.ablation_split import split_shards
 
-    result = json.loads((out / "ablation.json").read_text(encoding="utf-8"))
-    print(f"\nablation on {len(args.inputs)} file(s), {result['tokens_per_run']:,} tokens per "
-          f"run, seeds {result['seeds']}, {seconds / 60:.1f} min in all")  # fmt: skip
-    print(f"{'variant':10} {'docs':>8} {'train tokens':>13} {'eval ppl per seed':>24} "
-          f"{'mean':>8} {'held-out':>9}")  # fmt: skip
-    for name, v in result["variants"].items():
-        seeds = ", ".join(f"{x:.1f}" for x in v["eval_ppl"])
-        held = [x for x in v["heldout_ppl"] if x is not None]
-        print(f"{name:10} {v['docs']:>8,} {v['train_tokens']:>13,} {seeds:>24} "
-              f"{v['eval_ppl_mean']:>8.1f} {sum(held) / len(held):>9.1f}")  # fmt: skip
-    print("\nlearning curves (mean eval ppl over seeds):")
-    names = list(result["variants"])
-    first = next(iter(result["variants"][names[0]]["runs"].values()))["points"]
-    print(f"{'tokens':>12} " + " ".join(f"{n:>10}" for n in names))
-    for i, point in enumerate(first):
-        row = []
-        for n in names:
-            runs = result["variants"][n]["runs"].values()
-            row.append(sum(r["points"][i]["eval_ppl"] for r in runs) / len(result["seeds"]))
-        print(f"{point['tokens']:>12,} " + " ".join(f"{x:>10.1f}" for x in row))
-    print()
-    for c in result["comparisons"]:
-        per_seed = ", ".join(f"{100 * x:+.1f}%" for x in c["per_seed_ppl_change"])
-        print(f"{c['label']}: {c['verdict']} (per seed {per_seed}): {c['explanation']}")
+                    split_shards(out / "variants" / "clean" / "tokens", halves / "A", halves / "B")
+                run([
+                    sys.executable, "-m", "trainer", "ablate",
+                    "--variant", f"A={halves / 'A' / 'tokens'}",
+                    "--variant", f"B={halves / 'B' / 'tokens'}",
+                    "--out", str(here / "aa"), "--seeds", str(count), "--first-seed", str(first),
+                    *training_options(args, tokens, model),
+                ])  # fmt: skip
+                aa[name] = json.loads((here / "aa" / "ablation.json").read_text(encoding="utf-8"))
+        final = results.get("all") or results[next(iter(results))]
+        print_result(final, time.perf_counter() - start, len(args.inputs))
+        summaries.append(print_repeatability(tokens, results, aa))
+    if len(summaries) > 1:
+        print("\n== verdicts from one budget to the next (all seeds) ==")
+        for low, high in zip(summaries, summaries[1:], strict=False):
+            key = "all" if "all" in low["verdicts"] else low["sets"][0]
+            a, b = low["verdicts"][key], high["verdicts"][key]
+            same = sum(a[k].split(" [")[0] == b[k].split(" [")[0] for k in a)
+            print(f"{low['budget']:,} -> {high['budget']:,} tokens: {same}/{len(a)} verdicts keep")
+            for k in a:
+                print(f"  {k:24} {a[k]:>34} -> {b[k]}")
+    (out / "repeatability.json").write_text(json.dumps(summaries, indent=2) + "\n", "utf-8")
+    print(f"\n{(time.perf_counter() - start) / 60:.1f} min in all; {out / 'repeatability.json'}")
 
-    browser = find_browser()
+    browser = None if args.no_browser else find_browser()
     if browser is None:
-        print("headless check skipped: no Chromium (apt install chromium)")
+        print("headless check skipped" + ("" if args.no_browser else ": no Chromium"))
     else:
         with tempfile.TemporaryDirectory() as tmp:
             shown, bare = coloured_pixels(out / "ablation.html", Path(tmp), browser)
