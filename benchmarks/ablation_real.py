@@ -195,6 +195,7 @@ def main() -> int:
     parser.add_argument("--leave-one-out", action="store_true", help="also -STEP variants")
     parser.add_argument("--aa", action="store_true", help="A/A check: clean split in halves")
     parser.add_argument("--layers", type=int, default=STUDENT["n_layer"], help="student layers")
+    parser.add_argument("--width", type=int, default=STUDENT["n_embd"], help="student n_embd")
     parser.add_argument("--curve-points", type=int, default=5)
     parser.add_argument("--eval-tokens", type=int, default=100_000)
     parser.add_argument("--eval-block-tokens", type=int, default=2048)
@@ -209,7 +210,8 @@ def main() -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     model = out / "student.json"
-    model.write_text(json.dumps({**STUDENT, "n_layer": args.layers}) + "\n", encoding="utf-8")
+    student = {**STUDENT, "n_layer": args.layers, "n_embd": args.width}
+    model.write_text(json.dumps(student) + "\n", encoding="utf-8")
     rules = reduced_rules(Path(args.rules), args.steps, out)
     start = time.perf_counter()
     summaries = []
