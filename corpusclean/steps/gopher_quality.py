@@ -15,11 +15,12 @@ removed when it
 Semantics follow datatrove's ``GopherQualityFilter`` (the reference implementation most
 pipelines use): the word count and the mean word length are over non-symbol words; the
 ``#`` and ellipsis ratios divide by all words, punctuation tokens included; stop words are
-matched exactly (case-sensitive) as whole words and every occurrence counts (datatrove's
-``sum(w in stop_words for w in words)``: a page that says "of" fifty times and no other stop
-word has 50; ``stop_words_count: distinct`` counts distinct stop words, as this step did
-before). One deliberate difference: the alphabetic
-rule counts whitespace-separated words (see :mod:`corpusclean.text`), because datatrove's
+matched exactly (case-sensitive) as whole words and every occurrence counts, as earlier
+datatrove versions and other public implementations count them (``sum(w in stop_words for w
+in words)``: a page that says "of" fifty times and no other stop word has 50);
+``stop_words_count: distinct`` counts distinct stop words, as datatrove 0.10.1 does
+(``len(stop_words.intersection(set(words)))``, docs/rules.md). One deliberate difference: the
+alphabetic rule counts whitespace-separated words (see :mod:`corpusclean.text`), because datatrove's
 punctuation tokens make it drop about half of clean real documents. Every definition is in
 :mod:`corpusclean.text` and ``docs/rules.md``.
 
@@ -78,8 +79,8 @@ class GopherQualityOptions(StepOptions):
     )
     stop_words_count: Literal["occurrences", "distinct"] = Field(
         "occurrences",
-        description="count every occurrence of a stop word (datatrove, the reference) or "
-        "distinct stop words",
+        description="count every occurrence of a stop word (the reference implementations) "
+        "or distinct stop words (datatrove 0.10.1)",
     )
     stop_words: list[str] = Field(
         default_factory=lambda: list(STOP_WORDS), min_length=1, description="the stop words"
