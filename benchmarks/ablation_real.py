@@ -92,6 +92,15 @@ def set_name(first: int, count: int) -> str:
     return f"seeds-{first}-{first + count - 1}"
 
 
+#: The rules whose repeatability is measured: the verdict's, the older seed rule, and a rule
+#: that ignores training noise (to show what ignoring it costs).
+RULES = {
+    "verdict": "interval rule",
+    "seed_rule_verdict": "seed rule",
+    "eval_only": "eval-only rule",
+}
+
+
 def verdict_cell(c: dict) -> str:
     iv = c.get("interval") or {}
     if "interval_ppl_change" in iv:
@@ -100,12 +109,31 @@ def verdict_cell(c: dict) -> str:
     return c["verdict"]
 
 
+def eval_only_verdict(c: dict) -> str:
+    """What a rule blind to training noise would say: the evaluation-only interval (blocks)
+    excludes 0 and the seeds agree. Shown to measure what the seeds' part of the interval
+    is worth (the A/A check), not used for verdicts."""
+    iv = c.get("interval") or {}
+    if c["verdict"] == "redundant" or "eval_only_interval_ppl_change" not in iv:
+        return c["verdict"]
+    lo, hi = iv["eval_only_interval_ppl_change"]
+    d = c["per_seed_log_ppl_diff"]
+    same_sign = all(x < 0 for x in d) or all(x > 0 for x in d)
+    if same_sign and (hi < 0 or lo > 0):
+        return "helps" if hi < 0 else "hurts"
+    return "too close to call"
+
+
+def rule(c: dict, key: str) -> str:
+    return eval_only_verdict(c) if key == "eval_only" else c[key]
+
+
 def agreement(sets: list[dict], key: str) -> tuple[int, int]:
     """(comparisons whose verdict under ``key`` is the same in every set, comparisons)."""
     labels = [c["label"] for c in sets[0]["comparisons"]]
     same = 0
     for i, _ in enumerate(labels):
-        same += len({s["comparisons"][i][key] for s in sets}) == 1
+        same += len({rule(s["comparisons"][i], key) for s in sets}) == 1
     return same, len(labels)
 
 
@@ -126,28 +154,33 @@ def print_repeatability(budget: int, results: dict[str, dict], aa: dict[str, dic
     header = f"{'comparison':24} " + " ".join(
         f"{n:>34}" for n in [*names, *(["all"] if "all" in results else [])]
     )
-    print(header + f" {'seed rule per set':>28}")
+    print(header + f" {'seed rule per set':>40} {'eval-only rule per set':>40}")
     for i, c in enumerate(first["comparisons"]):
         cells = [verdict_cell(results[n]["comparisons"][i]) for n in names]
         if "all" in results:
             cells.append(verdict_cell(results["all"]["comparisons"][i]))
         seed_rule = ", ".join(results[n]["comparisons"][i]["seed_rule_verdict"] for n in names)
-        print(f"{c['label']:24} " + " ".join(f"{x:>34}" for x in cells) + f" {seed_rule:>28}")
+        blind = ", ".join(eval_only_verdict(results[n]["comparisons"][i]) for n in names)
+        print(f"{c['label']:24} " + " ".join(f"{x:>34}" for x in cells)
+              + f" {seed_rule:>40} {blind:>40}")  # fmt: skip
     summary: dict = {"budget": budget, "sets": names}
     if len(names) > 1:
         sets = [results[n] for n in names]
-        for key, rule in (("verdict", "interval rule"), ("seed_rule_verdict", "seed rule")):
+        for key, words in RULES.items():
             same, total = agreement(sets, key)
             summary[f"agree_{key}"] = [same, total]
-            print(f"verdicts that agree across seed sets ({rule}): {same}/{total}")
+            print(f"verdicts that agree across seed sets ({words}): {same}/{total}")
     for name, result in aa.items():
         c = result["comparisons"][0]
-        bad = c["verdict"] in ("helps", "hurts") or c["seed_rule_verdict"] in ("helps", "hurts")
-        flag = "  <-- FALSE FINDING" if bad else ""
-        print(f"A/A ({name}): {verdict_cell(c)}; seed rule {c['seed_rule_verdict']}; mean change "
-              f"{100 * c['mean_ppl_change']:+.2f}%{flag}")  # fmt: skip
+        found = {w: rule(c, k) for k, w in RULES.items() if rule(c, k) in ("helps", "hurts")}
+        flag = f"  <-- FALSE FINDING under {', '.join(found)}" if found else ""
+        per_seed = ", ".join(f"{100 * x:+.2f}%" for x in c["per_seed_ppl_change"])
+        print(f"A/A ({name}): {verdict_cell(c)}; seed rule {c['seed_rule_verdict']}; eval-only "
+              f"rule {eval_only_verdict(c)}; per seed {per_seed}{flag}")  # fmt: skip
         summary.setdefault("aa", {})[name] = {
             "verdict": c["verdict"], "seed_rule_verdict": c["seed_rule_verdict"],
+            "eval_only_verdict": eval_only_verdict(c),
+            "per_seed_ppl_change": c["per_seed_ppl_change"],
             "interval_ppl_change": (c.get("interval") or {}).get("interval_ppl_change"),
             "mean_ppl_change": c["mean_ppl_change"],
         }  # fmt: skip
