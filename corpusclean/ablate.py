@@ -55,11 +55,15 @@ DEFAULT_TOKENIZE = TokenizeSpec(
 
 
 def variant_steps(
-    steps: Sequence[StepSpec], leave_one_out: bool, decontaminate: Sequence[Path] = ()
+    steps: Sequence[StepSpec],
+    leave_one_out: bool,
+    decontaminate: Sequence[Path] = (),
+    add_one_in: bool = False,
 ) -> dict[str, list[StepSpec]]:
-    """``{"raw": [], "clean": all, "-STEP": all but STEP, ...}`` in that order.
+    """``{"raw": [], "clean": all, "-STEP": all but STEP, ..., "+STEP": STEP alone, ...}``.
 
     A step used twice gets its position in the name (``-c4_quality#2``) so names stay unique.
+    ``add_one_in`` adds the other view of a step's worth: the raw input with that step alone.
     With ``decontaminate`` (evaluation texts) every variant ends with a ``decontaminate``
     step against all of them (default options: 13-grams, drop), the rules' own steps left out
     or not.
@@ -70,6 +74,11 @@ def variant_steps(
         for i, step in enumerate(steps):
             label = step.name if names.count(step.name) == 1 else f"{step.name}#{i + 1}"
             variants[f"-{label}"] = [s for j, s in enumerate(steps) if j != i]
+    if add_one_in:
+        names = [s.name for s in steps]
+        for i, step in enumerate(steps):
+            label = step.name if names.count(step.name) == 1 else f"{step.name}#{i + 1}"
+            variants[f"+{label}"] = [step]
     if decontaminate:
         last = StepSpec(
             name="decontaminate",
@@ -77,6 +86,11 @@ def variant_steps(
         )
         variants = {name: [*plan, last] for name, plan in variants.items()}
     return variants
+
+
+def variant_folder(name: str) -> str:
+    """``-STEP`` -> ``minus-STEP``, ``+STEP`` -> ``plus-STEP``, others as they are."""
+    return {"-": "minus-", "+": "plus-"}.get(name[0], name[0]) + name[1:]
 
 
 def measure_contamination(
@@ -182,6 +196,7 @@ def build_variants(
     executor: str = "local",
     address: str | None = None,
     decontaminate: Sequence[Path] = (),
+    add_one_in: bool = False,
 ) -> tuple[dict[str, Path], dict[str, dict[str, Any]]]:
     """Run every variant; return ``{name: shard dir}`` and ``{name: stats}``.
 
@@ -195,7 +210,7 @@ def build_variants(
     ``tokenizer.json`` then tokenizes the others, with the same validation fraction.
     """
     tokenize = rules.tokenize or DEFAULT_TOKENIZE
-    plans = variant_steps(rules.steps, leave_one_out, decontaminate)
+    plans = variant_steps(rules.steps, leave_one_out, decontaminate, add_one_in)
     order = ["clean", *[n for n in plans if n != "clean"]]
     shards: dict[str, Path] = {}
     stats: dict[str, dict[str, Any]] = {}
@@ -205,7 +220,7 @@ def build_variants(
         variant_rules = dataclasses.replace(
             rules, name=f"{rules.name} {name}", steps=plans[name], tokenize=shared
         )
-        directory = out / "variants" / (name.replace("-", "minus-", 1) if name[0] == "-" else name)
+        directory = out / "variants" / variant_folder(name)
         stats[name] = build_variant(
             name,
             variant_rules,

@@ -255,6 +255,7 @@ def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | 
         paths,
         out,
         leave_one_out=args.leave_one_out,
+        add_one_in=getattr(args, "add_one_in", False),  # the demo sets none
         workers=args.workers,
         quiet=args.quiet,
         executor=getattr(args, "executor", "local"),
@@ -289,6 +290,17 @@ def ablate_rules(args: argparse.Namespace, rules_path: str, inputs: list[str] | 
         )
         for name in shards
         if name.startswith("-")
+    ]
+    comparisons += [
+        Comparison(
+            f"{name[1:]} alone",
+            without="raw",
+            with_=name,
+            unique=unique_contribution(shards["raw"].parent, shards[name].parent),
+            same_data_note="on this input it removes nothing",
+        )
+        for name in shards
+        if name.startswith("+")
     ]
     cfg = ablation_config(
         args,
@@ -465,6 +477,9 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("rules")
     ablate.add_argument("--input", **INPUT_OPTION)
     ablate.add_argument("--leave-one-out", action="store_true", help="also -STEP variants")
+    ablate.add_argument(
+        "--add-one-in", action="store_true", help="also +STEP variants (raw with STEP alone)"
+    )
     ablate.add_argument(
         "--decontaminate",
         action="store_true",

@@ -134,3 +134,26 @@ def test_old_run_records_without_blocks_are_reused(ablation: dict[str, Path], ca
             assert c["verdict"] == c["seed_rule_verdict"]
             assert "so no interval" in c["explanation"]
     assert "none: seed rule" in (out / "ablation.md").read_text()
+
+
+def test_add_one_in_compares_each_step_alone_with_raw(ablation: dict[str, Path]) -> None:
+    out = ablation["out"]
+    args = list(ablation["args"])
+    args[args.index("--seeds") + 1] = "1"  # the other runs are reused; one seed is enough
+    assert corpusclean_main([*args, "--add-one-in"]) == 0
+    result = json.loads((out / "ablation.json").read_text())
+    assert list(result["variants"])[-3:] == ["+length", "+exact_dedup", "+minhash_dedup"]
+    alone = {c["label"]: c for c in result["comparisons"] if c["label"].endswith(" alone")}
+    assert list(alone) == ["length alone", "exact_dedup alone", "minhash_dedup alone"]
+    raw = _stats(out, "raw")
+    for c in alone.values():
+        folder = "plus-" + c["with"][1:]
+        mine = json.loads((out / "variants" / folder / "stats.json").read_text())
+        assert c["without"] == "raw" and c["unique"]["docs"] == raw["kept_docs"] - mine["kept_docs"]
+        assert c["unique"]["docs"] > 0 and c["verdict"] == "untested"  # each removes some
+    # exact_dedup alone removes what minhash_dedup alone removes, and minhash_dedup more.
+    assert (
+        0
+        < alone["exact_dedup alone"]["unique"]["docs"]
+        < alone["minhash_dedup alone"]["unique"]["docs"]
+    )
