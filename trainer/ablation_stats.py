@@ -249,7 +249,7 @@ def redundant_verdict(difference: dict[str, Any], mean: float, note: str) -> dic
         "verdict": "redundant",
         "explanation": (
             f"{what}: {note or 'what one variant leaves out, the other leaves out too'}; "
-            f"the change measured ({pct(mean)} eval perplexity) is training noise"
+            f"the change measured ({pct(mean)} eval perplexity) can only be training noise"
         ),
     }
 
