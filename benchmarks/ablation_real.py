@@ -180,6 +180,9 @@ def print_repeatability(budget: int, results: dict[str, dict], aa: dict[str, dic
         summary.setdefault("aa", {})[name] = {
             "verdict": c["verdict"], "seed_rule_verdict": c["seed_rule_verdict"],
             "eval_only_verdict": eval_only_verdict(c),
+            "eval_only_interval_ppl_change": (c.get("interval") or {}).get(
+                "eval_only_interval_ppl_change"
+            ),
             "per_seed_ppl_change": c["per_seed_ppl_change"],
             "interval_ppl_change": (c.get("interval") or {}).get("interval_ppl_change"),
             "mean_ppl_change": c["mean_ppl_change"],
@@ -286,6 +289,9 @@ def main() -> int:
                     *training_options(args, tokens, model),
                 ])  # fmt: skip
                 aa[name] = json.loads((here / "aa" / "ablation.json").read_text(encoding="utf-8"))
+                shutil.copyfile(
+                    here / "aa" / "ablation.json", here / "aa" / f"ablation-{name}.json"
+                )
         final = results.get("all") or results[next(iter(results))]
         print_result(final, time.perf_counter() - start, len(args.inputs))
         summaries.append(print_repeatability(tokens, results, aa))
