@@ -10,7 +10,7 @@ batch of ``--docs`` documents of 200 words (a tenth of them with a 20-word passa
 evaluation text planted) is matched against it, each phase in a fresh interpreter:
 
 * ``build``: :func:`corpusclean.steps.decontaminate.build_index` from nothing (a new cache
-  folder): seconds, peak RSS (``ru_maxrss``), the index's size on disk;
+  folder): seconds, peak RSS (``VmHWM``), the index's size on disk;
 * ``apply``: a worker's life: ``setup()`` maps the index, ``apply()`` matches the batch.
   Reported: seconds of the apply, peak RSS, and from ``/proc/self/status`` after the apply
   ``RssAnon`` (private memory: what a worker really costs) and ``RssFile`` (pages of the
@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile
@@ -68,7 +67,10 @@ def _status(key: str) -> int:
 
 
 def _peak_rss() -> int:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    """This process's peak RSS (``VmHWM``). Not ``ru_maxrss``: Linux carries the pre-exec
+    process's peak into it, so a child of a large process (pytest after other tests) would
+    report its parent's peak."""
+    return _status("VmHWM")
 
 
 def child_build(eval_path: str, cache: str) -> dict[str, float]:

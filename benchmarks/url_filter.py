@@ -49,7 +49,13 @@ start = time.perf_counter()
 step.setup()
 load_s = time.perf_counter() - start
 after = rss()
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+# VmHWM, not ru_maxrss: Linux carries the pre-exec process's peak into ru_maxrss, so a child
+# of a large process (pytest after other tests) would report its parent's peak
+peak = next(
+    int(line.split()[1]) * 1024
+    for line in Path("/proc/self/status").read_text().splitlines()
+    if line.startswith("VmHWM:")
+)
 table = step._block
 rng = np.random.default_rng(1)
 ids = rng.integers(0, 10 * len(table), size=docs)
