@@ -23,7 +23,7 @@ import polars as pl
 from pydantic import BaseModel, ConfigDict
 
 from corpusclean.histograms import Bins
-from corpusclean.text import Cut
+from corpusclean.text import Cut, Rule, cuts, rule_counters
 
 
 class StepOptions(BaseModel):
@@ -161,6 +161,25 @@ def first_failure(
     for condition, message in rest:
         chain = chain.when(condition).then(message)
     return batch.select(chain.otherwise(None).cast(pl.String).alias("detail")).to_series()
+
+
+def threshold_result(
+    batch: pl.DataFrame,
+    rules: Sequence[Rule | None],
+    signals: Sequence[str],
+    keep_signals: bool,
+) -> StepResult:
+    """The result of a filter that decides by its rules alone (Gopher's, FineWeb's): the first
+    failing rule's detail, rejections counted by rule, the signal columns handed to the report
+    and kept in the frame only with ``keep_signals``, and the rules' thresholds."""
+    reject = first_failure(batch, [r for r in rules if r is not None])
+    return StepResult(
+        frame=batch if keep_signals else batch.drop(signals),
+        reject=reject,
+        counters=rule_counters(reject),
+        signals=batch.select(signals),
+        cuts=cuts(rules),
+    )
 
 
 #: One unit of a resolve stage: a module-level function and its (picklable) arguments. It

@@ -32,7 +32,7 @@ from pydantic import Field
 from corpusclean import text as T
 from corpusclean.histograms import FRACTION
 from corpusclean.line_table import DOC, duplicate_stats, one_row_per_item, per_document
-from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
+from corpusclean.steps.base import Step, StepOptions, StepResult, threshold_result
 
 SIGNALS = ("line_punct_ratio", "short_line_ratio", "dup_line_char_ratio", "newline_word_ratio")
 
@@ -120,15 +120,6 @@ class FineWebQualityStep(Step[FineWebQualityOptions]):
             T.above("dup_line_char_ratio", p + "dup_line_char_ratio", opts.max_dup_line_char_ratio),
             T.above("newline_word_ratio", p + "newline_word_ratio", opts.max_newline_word_ratio),
         ]
-        reject = first_failure(batch, [r for r in rules if r is not None])
-        batch = batch.drop("_lines")
-        signals = batch.select(self.signal_columns)
-        if not opts.keep_signals:
-            batch = batch.drop(self.signal_columns)
-        return StepResult(
-            frame=batch,
-            reject=reject,
-            counters=T.rule_counters(reject),
-            signals=signals,
-            cuts=T.cuts(rules),
-        )
+        result = threshold_result(batch, rules, self.signal_columns, opts.keep_signals)
+        result.frame = result.frame.drop("_lines")  # read by the "empty" rule only
+        return result

@@ -37,7 +37,7 @@ from pydantic import Field, model_validator
 
 from corpusclean import text as T
 from corpusclean.histograms import COUNT, FRACTION, WORD_LENGTH
-from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
+from corpusclean.steps.base import Step, StepOptions, StepResult, threshold_result
 
 STOP_WORDS = ["the", "be", "to", "of", "and", "that", "have", "with"]
 
@@ -186,14 +186,4 @@ class GopherQualityStep(Step[GopherQualityOptions]):
             T.below("alpha_words_ratio", p + "alpha_words_ratio", opts.min_alpha_words_ratio),
             T.below("stop_words", p + "stop_words", opts.min_stop_words, integer=True),
         ]
-        reject = first_failure(batch, [r for r in rules if r is not None])
-        signals = batch.select(self.signal_columns)
-        if not opts.keep_signals:
-            batch = batch.drop(self.signal_columns)
-        return StepResult(
-            frame=batch,
-            reject=reject,
-            counters=T.rule_counters(reject),
-            signals=signals,
-            cuts=T.cuts(rules),
-        )
+        return threshold_result(batch, rules, self.signal_columns, opts.keep_signals)

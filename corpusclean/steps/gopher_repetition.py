@@ -60,7 +60,7 @@ from corpusclean import text as T
 from corpusclean.hashing import fmix64
 from corpusclean.histograms import FRACTION
 from corpusclean.line_table import DOC, duplicate_stats, one_row_per_item, per_document
-from corpusclean.steps.base import Step, StepOptions, StepResult, first_failure
+from corpusclean.steps.base import Step, StepOptions, StepResult, threshold_result
 
 TOP_NGRAMS = {2: 0.20, 3: 0.18, 4: 0.16}
 DUP_NGRAMS = {5: 0.15, 6: 0.14, 7: 0.13, 8: 0.12, 9: 0.11, 10: 0.10}
@@ -376,15 +376,5 @@ class GopherRepetitionStep(Step[GopherRepetitionOptions]):
             T.above(f"dup_{n}_gram_char_frac", p + f"dup_{n}_gram_char_frac", f)
             for n, f in opts.max_dup_ngram_char_frac.items()
         ]
-        reject = first_failure(batch, [r for r in rules if r is not None])
         added = [c for c in batch.columns if c.startswith(p)]
-        signals = batch.select(added)
-        if not opts.keep_signals:
-            batch = batch.drop(added)
-        return StepResult(
-            frame=batch,
-            reject=reject,
-            counters=T.rule_counters(reject),
-            signals=signals,
-            cuts=T.cuts(rules),
-        )
+        return threshold_result(batch, rules, added, opts.keep_signals)
