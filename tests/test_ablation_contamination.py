@@ -14,19 +14,8 @@ from corpusclean.ablate import measure_contamination
 from corpusclean.cli import main as corpusclean_main
 from corpusclean.io.shards import is_val
 from corpusclean.sample import write_sample
+from tests.test_ablation import MODEL, RULES_TEXT
 
-RULES_TEXT = """\
-version: 1
-name: small
-steps:
-  - length: {min_words: 50}
-  - exact_dedup: {}
-tokenize:
-  tokenizer: {train: {vocab_size: 400}}
-  val_fraction: 0.1
-"""
-
-MODEL = {"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64}
 PLANTED = 12
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from corpusclean.cli import main as corpusclean_main
 from corpusclean.sample import write_eval_text, write_sample
+from tests.test_ablation import MODEL
 
 # exact_dedup's copies are exact copies, which minhash_dedup (Jaccard 1) removes too when
 # exact_dedup is left out: -exact_dedup holds the same data as clean.
@@ -27,8 +28,6 @@ tokenize:
   tokenizer: {train: {vocab_size: 400}}
   val_fraction: 0.1
 """
-
-MODEL = {"n_layer": 1, "n_head": 2, "n_embd": 32, "n_positions": 64}
 
 
 @pytest.fixture(scope="module")
