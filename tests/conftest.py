@@ -36,3 +36,22 @@ def small_tokenizer(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tokenizer") / "tokenizer.json"
     train_bpe([TOKENIZER_PROSE] * 4, TrainTokenizer(vocab_size=300)).save(str(path))
     return path
+
+
+def folder_digest(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by relative path: "the same bytes"."""
+    import hashlib
+
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def run_workers(rules: Path, corpus: Path, out: Path, workers: int) -> int:
+    """``corpusclean run RULES --input CORPUS --output OUT --workers N --quiet``."""
+    from corpusclean.cli import main
+
+    args = ["run", str(rules), "--input", str(corpus), "--output", str(out), "--quiet"]
+    return main([*args, "--workers", str(workers)])

@@ -7,7 +7,6 @@ set (fresh interpreter); bad options and a missing evaluation file exit 2 naming
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import random
 import subprocess
@@ -18,7 +17,6 @@ import numpy as np
 import polars as pl
 import pytest
 
-from corpusclean.cli import main
 from corpusclean.minhash.reference import fast_hash64, normalize_text
 from corpusclean.steps import STEPS
 from corpusclean.steps.base import RunContext
@@ -30,6 +28,7 @@ from corpusclean.steps.decontaminate import (
     text_ngrams,
     word_spans,
 )
+from tests.conftest import folder_digest, run_workers
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -93,19 +92,6 @@ def _write_jsonl(path: Path, records: list[dict[str, str]]) -> None:
     path.write_text("".join(json.dumps(r) + "\n" for r in records), encoding="utf-8")
 
 
-def _digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _run(rules: Path, corpus: Path, out: Path, workers: int) -> int:
-    args = ["run", str(rules), "--input", str(corpus), "--output", str(out), "--quiet"]
-    return main([*args, "--workers", str(workers)])
-
-
 @pytest.mark.parametrize("action", ["drop", "strip"])
 def test_planted_passages_removed_and_nothing_else(tmp_path: Path, action: str) -> None:
     eval_words = _eval_words()
@@ -126,9 +112,9 @@ def test_planted_passages_removed_and_nothing_else(tmp_path: Path, action: str) 
     )  # the path is relative to the rules' folder
     outs = {w: tmp_path / f"out{w}" for w in (1, 2)}
     for workers, out in outs.items():
-        assert _run(rules, corpus, out, workers) == 0
-    assert _digest(outs[1] / "documents") == _digest(outs[2] / "documents")
-    assert _digest(outs[1] / "rejected") == _digest(outs[2] / "rejected")
+        assert run_workers(rules, corpus, out, workers) == 0
+    assert folder_digest(outs[1] / "documents") == folder_digest(outs[2] / "documents")
+    assert folder_digest(outs[1] / "rejected") == folder_digest(outs[2] / "rejected")
     kept = pl.read_parquet(outs[1] / "documents")
     rejected = pl.read_parquet(outs[1] / "rejected")
     assert kept.height + rejected.height == len(docs)
@@ -313,7 +299,7 @@ def _cli(tmp_path: Path, step: str, capsys: pytest.CaptureFixture[str]) -> tuple
     _write_jsonl(corpus, [{"id": "1", "text": "a b c"}])
     rules = tmp_path / "rules.yaml"
     rules.write_text(f"version: 1\nsteps:\n  - decontaminate: {step}\n", encoding="utf-8")
-    code = _run(rules, corpus, tmp_path / "out", 1)
+    code = run_workers(rules, corpus, tmp_path / "out", 1)
     return code, capsys.readouterr().err
 
 

@@ -4,7 +4,6 @@ give identical output; rules that leave no tokenizer to count with are refused (
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from pathlib import Path
@@ -20,6 +19,7 @@ from corpusclean.steps import STEPS
 from corpusclean.steps.base import CorpusStep, RunContext
 from corpusclean.steps.min_tokens import TOKENS, MinTokensStep, TrainedMinTokensStep
 from corpusclean.tokenizer import TrainTokenizer, load_tokenizer, train_bpe
+from tests.conftest import folder_digest, run_workers
 
 WORDS = (
     "the library lends books maps and records to readers of every age while its staff "
@@ -127,19 +127,6 @@ def _write_corpus(path: Path, texts: list[str]) -> None:
             fh.write(json.dumps({"id": f"d{i:04d}", "text": text}) + "\n")
 
 
-def _digest(folder: Path) -> dict[str, str]:
-    return {
-        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-        for p in sorted(folder.rglob("*"))
-        if p.is_file()
-    }
-
-
-def _run(rules: Path, corpus: Path, out: Path, workers: int) -> int:
-    args = ["run", str(rules), "--input", str(corpus), "--output", str(out), "--quiet"]
-    return main([*args, "--workers", str(workers)])
-
-
 @pytest.fixture(scope="module")
 def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], dict[int, Path]]:
     base = tmp_path_factory.mktemp("trained")
@@ -154,7 +141,7 @@ def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[str], d
     runs = {}
     for workers in (1, 2):
         runs[workers] = base / f"out{workers}"
-        assert _run(rules, corpus, runs[workers], workers) == 0
+        assert run_workers(rules, corpus, runs[workers], workers) == 0
     return texts, runs
 
 
@@ -191,7 +178,7 @@ def test_trained_one_and_two_workers_identical(
 ) -> None:
     _, runs = trained_runs
     for sub in ("documents", "rejected", "tokens"):
-        assert _digest(runs[1] / sub) == _digest(runs[2] / sub), sub
+        assert folder_digest(runs[1] / sub) == folder_digest(runs[2] / sub), sub
     assert (runs[1] / "tokenizer.json").read_bytes() == (runs[2] / "tokenizer.json").read_bytes()
 
 
@@ -207,8 +194,8 @@ def test_path_run_streams_and_matches(tmp_path: Path, tokenizer_file: Path) -> N
     digests = []
     for workers in (1, 2):
         out = tmp_path / f"o{workers}"
-        assert _run(rules, corpus, out, workers) == 0
-        digests.append(_digest(out / "documents") | _digest(out / "tokens"))
+        assert run_workers(rules, corpus, out, workers) == 0
+        digests.append(folder_digest(out / "documents") | folder_digest(out / "tokens"))
     assert digests[0] == digests[1]
     stats = json.loads((out / "stats.json").read_text())
     assert stats["passes"] == 1  # a tokenizer file: min_tokens streams with the other steps
@@ -224,7 +211,7 @@ def test_rules_without_tokenizer_exit_2_and_write_nothing(tmp_path: Path) -> Non
     rules = tmp_path / "rules.yaml"
     rules.write_text("version: 1\nsteps:\n  - min_tokens: {}\n")
     out = tmp_path / "out"
-    assert _run(rules, corpus, out, 1) == 2
+    assert run_workers(rules, corpus, out, 1) == 2
     assert not out.exists()
 
 

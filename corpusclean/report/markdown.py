@@ -119,7 +119,7 @@ def render_markdown(report: C.ReportContent) -> str:
         ]
     for reason, n in C.reader_rejections(stats).items():
         lines += ["", f"## {reason} (reader)", "", f"The reader rejected {n:,} records."]
-        lines += ["", *_examples(reason, report.examples.get(reason, []))]
+        lines += ["", *_examples(report.examples.get(reason, []))]
     lines += ["", "## Steps"]
     for step in stats["steps"]:
         lines += ["", *_step(step, report)]
@@ -171,7 +171,7 @@ def _step(step: dict[str, Any], report: C.ReportContent) -> list[str]:
             f"Signals with histograms in report.html: {len(step['histograms'])}"
             + (f"; thresholds (kept when): {shown}." if shown else "."),
         ]
-    examples = _examples(name, report.examples.get(name, []))
+    examples = _examples(report.examples.get(name, []))
     if examples:
         lines += ["", *examples]
     if step.get("edits"):
@@ -204,7 +204,7 @@ def _step(step: dict[str, Any], report: C.ReportContent) -> list[str]:
     return lines
 
 
-def _examples(name: str, rows: list[dict[str, Any]]) -> list[str]:
+def _examples(rows: list[dict[str, Any]]) -> list[str]:
     if not rows:
         return []
     lines = [f"Dropped documents (chosen at random, seed {C.EXAMPLE_SEED}):", ""]

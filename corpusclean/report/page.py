@@ -16,6 +16,7 @@ from typing import Any
 import corpusclean.report.charts as charts
 import corpusclean.report.content as C
 import corpusclean.report.markdown as M
+from corpusclean.run_output import DuplicateClusters
 
 STYLE = """
 body{font-family:system-ui,sans-serif;max-width:72em;margin:1.5em auto;padding:0 1em;
@@ -231,7 +232,7 @@ def _reader_section(reason: str, n: int, report: C.ReportContent) -> str:
     )
 
 
-def _clusters(clusters: Any) -> str:
+def _clusters(clusters: DuplicateClusters) -> str:
     rows: list[list[object]] = []
     for cluster in clusters.largest:
         rows.append(
