@@ -86,6 +86,17 @@ def test_unique_contribution_of_each_step(ablation: dict[str, Path]) -> None:
     assert exact["verdict"] == "redundant"
     assert "the other steps remove too" in exact["explanation"]
     assert _stats(out, "clean")["rejected"]["exact_dedup"] > 0  # it does remove, in clean
+    # Its runs are clean's (same data, init and settings): shared, not trained again.
+    for seed in ("1", "2"):
+        twin = result["variants"]["-exact_dedup"]["runs"][seed]
+        assert twin["reused"] is True
+        assert twin["points"] == result["variants"]["clean"]["runs"][seed]["points"]
+        record = json.loads(Path(twin["dir"], "ablation_run.json").read_text())
+        assert record["same_as"] == result["variants"]["clean"]["runs"][seed]["dir"]
+    for name in ("raw", "clean", "-length", "-minhash_dedup"):
+        assert "same_as" not in json.loads(
+            Path(result["variants"][name]["runs"]["1"]["dir"], "ablation_run.json").read_text()
+        )
     report = (out / "ablation.md").read_text()
     assert "redundant (the same data)" in report
     assert "Data in -length and not in clean: " in report
@@ -125,7 +136,9 @@ def test_old_run_records_without_blocks_are_reused(ablation: dict[str, Path], ca
     args = [a for a in ablation["args"] if a != "--quiet"]
     assert corpusclean_main(args) == 0
     printed = capsys.readouterr().out
-    assert printed.count("reusing the finished run in") == 5 + 5 * 2  # variants + runs
+    # 5 cleaned variants + 4 x 2 runs reused; -exact_dedup's 2 are clean's again
+    assert printed.count("reusing the finished run in") == 5 + 4 * 2
+    assert printed.count("as clean: its run, not trained again") == 2
     result = json.loads((out / "ablation.json").read_text())
     for c in result["comparisons"]:
         assert "no per-block losses" in c["interval"]["missing"]

@@ -402,6 +402,39 @@ def run_one(
     return record
 
 
+def twin_runs(
+    order: list[tuple[int, str]], keys: dict[tuple[int, str], str]
+) -> dict[tuple[int, str], str]:
+    """``{(seed, variant): earlier variant}`` for runs whose key an earlier run has.
+
+    The key covers the data's hashes, the initial weights and every setting, and a run is a
+    deterministic function of them (resume and Ray runs are checked bit for bit), so a
+    variant whose shards are byte-identical to another's (a step that is redundant in its
+    rules: ``-exact_dedup`` with ``minhash_dedup`` after it) would train the same weights
+    again. Its runs are the twin's, recorded under its own name (``share_run``).
+    """
+    first: dict[str, str] = {}
+    twins: dict[tuple[int, str], str] = {}
+    for seed, name in order:
+        twin = first.setdefault(keys[seed, name], name)
+        if twin != name:
+            twins[seed, name] = twin
+    return twins
+
+
+def share_run(
+    cfg: AblationConfig, variant: str, seed: int, twin: str, record: dict[str, Any], say: Any
+) -> dict[str, Any]:
+    """The twin's finished record, written as ``variant``'s run (``same_as`` names the twin)."""
+    shared = {**record, "same_as": str(run_path(cfg, twin, seed)), "reused": True}
+    run_dir = run_path(cfg, variant, seed)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    _write_json(run_dir / RECORD, {k: v for k, v in shared.items() if k != "reused"})
+    say(f"{variant} seed {seed}: the same data, initial weights and settings as {twin}: "
+        f"its run, not trained again")  # fmt: skip
+    return shared
+
+
 def run_path(cfg: AblationConfig, variant: str, seed: int) -> Path:
     """The folder of one (variant, seed) run: its record, training log and final model."""
     return Path(cfg.out) / "runs" / safe_name(variant) / f"seed-{seed}"
@@ -454,6 +487,13 @@ def safe_name(variant: str) -> str:
     return "".join(c if c.isalnum() or c in "._-" else "_" for c in name)
 
 
+def data_identity(variant: dict[str, Any]) -> dict[str, Any]:
+    """A variant's data by content: the shards' hashes and counts, not their folder nor where
+    the tokenizer came from (its hash is in the key), so byte-identical variants share runs."""
+    manifest = {k: v for k, v in variant["manifest"].items() if k != "tokenizer"}
+    return {"train": variant["train_sha256"], "val": variant["val_sha256"], "manifest": manifest}
+
+
 def run_key(
     cfg: AblationConfig, data: dict[str, Any], variant: str, init_sha: str, eval_sha: str
 ) -> str:
@@ -483,7 +523,7 @@ def run_key(
     blob = json.dumps(
         {
             "version": RECORD_VERSION,
-            "data": data["variants"][variant],
+            "data": data_identity(data["variants"][variant]),
             "tokenizer": data["tokenizer_sha256"],
             "init": init_sha,
             "eval": eval_sha,
@@ -739,13 +779,17 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
     inits = build_inits(cfg, first["vocab_size"], first["eos_id"])
     order = [(seed, name) for seed in cfg.seeds for name in cfg.variants]  # seed-major
     keys = {(s, name): run_key(cfg, data, name, inits[s][1], eval_sha) for s, name in order}
+    twins = twin_runs(order, keys)
+    trained = [job for job in order if job not in twins]
     if cfg.executor == "ray":
-        records = run_on_ray(cfg, order, keys, inits, ids, say)
+        records = run_on_ray(cfg, trained, keys, inits, ids, say)
     else:  # seed-major, one after another: an early stop still leaves complete pairs
         records = {
             (seed, name): run_one(cfg, name, seed, inits[seed], keys[seed, name], ids, say)
-            for seed, name in order
+            for seed, name in trained
         }
+    for (seed, name), twin in twins.items():
+        records[seed, name] = share_run(cfg, name, seed, twin, records[seed, twin], say)
     runs: dict[str, dict[int, dict[str, Any]]] = {}
     for seed, name in order:
         runs.setdefault(name, {})[seed] = records[seed, name]
