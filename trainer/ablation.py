@@ -411,7 +411,7 @@ def twin_runs(
     deterministic function of them (resume and Ray runs are checked bit for bit), so a
     variant whose shards are byte-identical to another's (a step that is redundant in its
     rules: ``-exact_dedup`` with ``minhash_dedup`` after it) would train the same weights
-    again. Its runs are the twin's, recorded under its own name (``share_run``).
+    again. Its runs are the twin's, reported under its own name (``share_run``).
     """
     first: dict[str, str] = {}
     twins: dict[tuple[int, str], str] = {}
@@ -422,17 +422,12 @@ def twin_runs(
     return twins
 
 
-def share_run(
-    cfg: AblationConfig, variant: str, seed: int, twin: str, record: dict[str, Any], say: Any
-) -> dict[str, Any]:
-    """The twin's finished record, written as ``variant``'s run (``same_as`` names the twin)."""
-    shared = {**record, "same_as": str(run_path(cfg, twin, seed)), "reused": True}
-    run_dir = run_path(cfg, variant, seed)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    _write_json(run_dir / RECORD, {k: v for k, v in shared.items() if k != "reused"})
+def share_run(variant: str, seed: int, twin: str, record: dict[str, Any], say: Any) -> dict:
+    """The twin's finished record as ``variant``'s run (``same_as`` names the twin); nothing
+    is written, so no copy can go stale when the twin is trained again."""
     say(f"{variant} seed {seed}: the same data, initial weights and settings as {twin}: "
         f"its run, not trained again")  # fmt: skip
-    return shared
+    return {**record, "same_as": twin, "reused": True}
 
 
 def run_path(cfg: AblationConfig, variant: str, seed: int) -> Path:
@@ -575,7 +570,9 @@ def summarise(
             ),
             "runs": {
                 str(s): {
-                    "dir": str(run_path(cfg, name, s)),
+                    # a shared run lives in its twin's folder
+                    "dir": str(run_path(cfg, runs[name][s].get("same_as", name), s)),
+                    **({"same_as": runs[name][s]["same_as"]} if "same_as" in runs[name][s] else {}),
                     "init_sha256": runs[name][s]["init_sha256"],
                     "train_seconds": runs[name][s]["train_seconds"],
                     "eval_seconds": runs[name][s]["eval_seconds"],
@@ -789,7 +786,7 @@ def run_ablation(cfg: AblationConfig) -> dict[str, Any]:
             for seed, name in trained
         }
     for (seed, name), twin in twins.items():
-        records[seed, name] = share_run(cfg, name, seed, twin, records[seed, twin], say)
+        records[seed, name] = share_run(name, seed, twin, records[seed, twin], say)
     runs: dict[str, dict[int, dict[str, Any]]] = {}
     for seed, name in order:
         runs.setdefault(name, {})[seed] = records[seed, name]
