@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -138,11 +139,18 @@ def agreement(sets: list[dict], key: str) -> tuple[int, int]:
 
 
 def cost(result: dict) -> tuple[float, float, int]:
-    """Mean training and evaluation seconds per run, and the runs counted."""
-    runs = [r for v in result["variants"].values() for r in v["runs"].values()]
+    """Median training and evaluation seconds per run, and the runs counted.
+
+    The median, because runs kept from an earlier invocation may have shared the machine with
+    other work (a mean of 20 runs at 1M tokens read 120 s where the idle runs took 58-68 s);
+    a variant's run that is another's (``same_as``) is that run, counted once.
+    """
+    runs = [
+        r for v in result["variants"].values() for r in v["runs"].values() if not r.get("same_as")
+    ]
     return (
-        sum(r["train_seconds"] for r in runs) / len(runs),
-        sum(r["eval_seconds"] for r in runs) / len(runs),
+        statistics.median(r["train_seconds"] for r in runs),
+        statistics.median(r["eval_seconds"] for r in runs),
         len(runs),
     )
 
@@ -189,7 +197,7 @@ def print_repeatability(budget: int, results: dict[str, dict], aa: dict[str, dic
         }  # fmt: skip
     train, evaluate, count = cost(results.get("all", first))
     print(f"cost per run at {budget:,} tokens: {train:.1f} s training + {evaluate:.1f} s "
-          f"evaluation (mean of {count} runs)")  # fmt: skip
+          f"evaluation (median of {count} runs)")  # fmt: skip
     summary["seconds_per_run"] = {"train": train, "eval": evaluate, "runs": count}
     summary["verdicts"] = {
         n: {c["label"]: verdict_cell(c) for c in r["comparisons"]} for n, r in results.items()
