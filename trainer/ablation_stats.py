@@ -353,7 +353,7 @@ def interval(
     Welch-Satterthwaite df, kept as ``welch_df`` for the reader, weights the parts by their
     *estimated* variances: two seeds that agree by chance give a small V_t and a large df, and
     its 95% interval then held 0 in only 87% of simulated A/A pairs with training noise 4x the
-    evaluation noise (``benchmarks/interval_coverage.py``); with ``min`` it holds 0 in 98-100%
+    evaluation noise (``benchmarks/interval_coverage.py``); with ``min`` it holds 0 in 97-100%
     at every ratio simulated. The price is width with few seeds (t(1) = 12.7 with two): more
     seeds, not a looser rule, is the remedy. Also given: the interval of evaluation noise alone
     and each seed's own, for the reader.
