@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shutil
 import statistics
 import subprocess
@@ -43,6 +44,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from trainer.ablation_report import coloured_pixels, find_browser  # noqa: E402
+from trainer.ablation_stats import compare, pooled_training_noise, t_quantile  # noqa: E402
 
 #: The student of the issue's reference figures: 3 layers, 256 wide, 4 heads.
 STUDENT = {"n_layer": 3, "n_head": 4, "n_embd": 256, "n_positions": 256}
@@ -93,10 +95,13 @@ def set_name(first: int, count: int) -> str:
     return f"seeds-{first}-{first + count - 1}"
 
 
-#: The rules whose repeatability is measured: the verdict's, the older seed rule, and a rule
-#: that ignores training noise (to show what ignoring it costs).
+#: The rules whose repeatability is measured: the verdict's (training noise pooled over the
+#: variants), the same interval with each comparison's own seeds only (K - 1 df, the rule
+#: before pooling), the older seed rule, and a rule that ignores training noise (to show what
+#: ignoring it costs).
 RULES = {
     "verdict": "interval rule",
+    "own_seeds": "own-seeds interval",
     "seed_rule_verdict": "seed rule",
     "eval_only": "eval-only rule",
 }
@@ -125,8 +130,52 @@ def eval_only_verdict(c: dict) -> str:
     return "too close to call"
 
 
+def own_seeds_verdict(c: dict) -> str:
+    """The interval rule with the comparison's own seeds alone for training noise (K - 1 df),
+    as it was before the ablation's variants pooled it: the pooling's worth, measured."""
+    iv = c.get("interval") or {}
+    if "pooled" not in iv:
+        return c["verdict"]
+    k = len(c["per_seed_log_ppl_diff"])
+    half = t_quantile(0.5 + iv["level"] / 2, min(k - 1, iv["blocks"] - 1)) * math.hypot(
+        iv["pooled"]["own_training_se"], iv["eval_se"]
+    )
+    lo, hi = iv["mean_log_ppl_diff"] - half, iv["mean_log_ppl_diff"] + half
+    d = c["per_seed_log_ppl_diff"]
+    if (all(x < 0 for x in d) or all(x > 0 for x in d)) and (hi < 0 or lo > 0):
+        return "helps" if hi < 0 else "hurts"
+    return "too close to call"
+
+
 def rule(c: dict, key: str) -> str:
-    return eval_only_verdict(c) if key == "eval_only" else c[key]
+    if key == "eval_only":
+        return eval_only_verdict(c)
+    if key == "own_seeds":
+        return own_seeds_verdict(c)
+    return c[key]
+
+
+def runs_of(result: dict) -> dict[str, dict[int, dict]]:
+    """An ablation.json's run records as trainer.ablation_stats reads them."""
+    return {
+        name: {int(seed): record for seed, record in v["runs"].items()}
+        for name, v in result["variants"].items()
+    }
+
+
+def judge_aa(aa: dict, main: dict) -> dict:
+    """The A/A comparison judged as the ablation's own comparisons are: training noise pooled
+    over the ablation's variants and the two halves (same seeds, same initialisations), so the
+    check tests the rule the verdicts use. ``aa``'s own verdict (two variants, nothing to
+    pool) is kept as ``unpooled_verdict``."""
+    seeds = tuple(aa["seeds"])
+    if tuple(main["seeds"]) != seeds or main["init_sha256"] != aa["init_sha256"]:
+        raise SystemExit("A/A and ablation runs do not share seeds and initialisations")
+    runs = {**runs_of(main), **runs_of(aa)}
+    pool = pooled_training_noise(runs, seeds, list(runs))
+    c = aa["comparisons"][0]
+    judged = compare(c["label"], c["without"], c["with"], runs, seeds, pool=pool)
+    return {**aa, "comparisons": [{**judged, "unpooled_verdict": c["verdict"]}]}
 
 
 def agreement(sets: list[dict], key: str) -> tuple[int, int]:
@@ -162,15 +211,17 @@ def print_repeatability(budget: int, results: dict[str, dict], aa: dict[str, dic
     header = f"{'comparison':24} " + " ".join(
         f"{n:>34}" for n in [*names, *(["all"] if "all" in results else [])]
     )
-    print(header + f" {'seed rule per set':>40} {'eval-only rule per set':>40}")
+    print(header + "".join(f" {w + ' per set':>40}" for w in list(RULES.values())[1:]))
     for i, c in enumerate(first["comparisons"]):
         cells = [verdict_cell(results[n]["comparisons"][i]) for n in names]
         if "all" in results:
             cells.append(verdict_cell(results["all"]["comparisons"][i]))
-        seed_rule = ", ".join(results[n]["comparisons"][i]["seed_rule_verdict"] for n in names)
-        blind = ", ".join(eval_only_verdict(results[n]["comparisons"][i]) for n in names)
+        others = [
+            ", ".join(rule(results[n]["comparisons"][i], key) for n in names)
+            for key in ("own_seeds", "seed_rule_verdict", "eval_only")
+        ]
         print(f"{c['label']:24} " + " ".join(f"{x:>34}" for x in cells)
-              + f" {seed_rule:>40} {blind:>40}")  # fmt: skip
+              + "".join(f" {x:>40}" for x in others))  # fmt: skip
     summary: dict = {"budget": budget, "sets": names}
     if len(names) > 1:
         sets = [results[n] for n in names]
@@ -183,10 +234,12 @@ def print_repeatability(budget: int, results: dict[str, dict], aa: dict[str, dic
         found = {w: rule(c, k) for k, w in RULES.items() if rule(c, k) in ("helps", "hurts")}
         flag = f"  <-- FALSE FINDING under {', '.join(found)}" if found else ""
         per_seed = ", ".join(f"{100 * x:+.2f}%" for x in c["per_seed_ppl_change"])
-        print(f"A/A ({name}): {verdict_cell(c)}; seed rule {c['seed_rule_verdict']}; eval-only "
-              f"rule {eval_only_verdict(c)}; per seed {per_seed}{flag}")  # fmt: skip
+        print(f"A/A ({name}): {verdict_cell(c)}; own-seeds interval {own_seeds_verdict(c)}; "
+              f"seed rule {c['seed_rule_verdict']}; eval-only rule {eval_only_verdict(c)}; "
+              f"per seed {per_seed}{flag}")  # fmt: skip
         summary.setdefault("aa", {})[name] = {
-            "verdict": c["verdict"], "seed_rule_verdict": c["seed_rule_verdict"],
+            "verdict": c["verdict"], "own_seeds_verdict": own_seeds_verdict(c),
+            "seed_rule_verdict": c["seed_rule_verdict"],
             "eval_only_verdict": eval_only_verdict(c),
             "eval_only_interval_ppl_change": (c.get("interval") or {}).get(
                 "eval_only_interval_ppl_change"
@@ -296,7 +349,10 @@ def main() -> int:
                     "--out", str(here / "aa"), "--seeds", str(count), "--first-seed", str(first),
                     *training_options(args, tokens, model),
                 ])  # fmt: skip
-                aa[name] = json.loads((here / "aa" / "ablation.json").read_text(encoding="utf-8"))
+                aa[name] = judge_aa(
+                    json.loads((here / "aa" / "ablation.json").read_text(encoding="utf-8")),
+                    result,
+                )
                 shutil.copyfile(
                     here / "aa" / "ablation.json", here / "aa" / f"ablation-{name}.json"
                 )

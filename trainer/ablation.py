@@ -52,7 +52,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from trainer.ablation_stats import compare, data_difference, mean_and_std
+from trainer.ablation_stats import (
+    compare,
+    data_difference,
+    mean_and_std,
+    pooled_training_noise,
+)
 from trainer.data import find_tokenizer, open_shards
 from trainer.device import resolve_device
 from trainer.errors import TrainerError
@@ -591,6 +596,7 @@ def summarise(
         for name in list(cfg.variants)[1:]
     ]
     first_run = runs[next(iter(cfg.variants))][seeds[0]]
+    pool = pooled_training_noise(runs, seeds, list(cfg.variants))
     return {
         "eval": str(cfg.eval_text),
         "tokens_per_run": first_run["tokens"],
@@ -609,9 +615,11 @@ def summarise(
                     **(c.unique or {}),
                 },
                 same_data_note=c.same_data_note,
+                pool=pool,
             )
             for c in comparisons
         ],
+        "pooled_training_noise": pool,
         "settings": {
             "model": cfg.model or ("tiny" if cfg.init == "scratch" else None),
             "init": cfg.init,

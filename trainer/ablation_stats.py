@@ -12,8 +12,12 @@ finding, and the verdict accounts for both (docs/ablation.md, "The verdict rule"
   consecutive scored tokens, trainer/perplexity.py), on which both variants are scored.
 
 The interval of a comparison adds the two (a t-interval with the training part's degrees of
-freedom, K - 1: conservative, see :func:`interval`): "helps" or "hurts" when its 95% interval
-excludes 0 and every seed agrees on the sign. The older seed rule (every seed agrees and the
+freedom: conservative, see :func:`interval`): "helps" or "hurts" when its 95% interval
+excludes 0 and every seed agrees on the sign. With three or more distinct variants the
+training noise is also estimated from all of them together (:func:`pooled_training_noise`,
+the residual of a variants-by-seeds table), which gives the interval (V - 1)(K - 1) degrees of
+freedom instead of K - 1; a comparison whose own seeds spread more than the pool keeps its own
+spread. The older seed rule (every seed agrees and the
 mean exceeds the spread between seeds) is kept beside it, and decides alone when a run has no
 block losses (records written before they were kept). A comparison whose two variants hold
 (near-)identical data is "redundant": no training difference can come from its data
@@ -25,6 +29,7 @@ one per variant and seed) and trains nothing.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -92,6 +97,7 @@ def compare(
     seeds: tuple[int, ...],
     difference: dict[str, Any] | None = None,
     same_data_note: str = "",
+    pool: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Paired per-seed differences of eval log-perplexity and a verdict in plain words.
 
@@ -100,7 +106,8 @@ def compare(
     variants' data differ (:func:`data_difference`, plus what the caller knows), kept as the
     comparison's ``unique``; when :func:`same_data` holds for it the verdict is "redundant"
     (``same_data_note`` says why in the caller's words). Otherwise, with per-block losses in
-    every run, the verdict is :func:`interval`'s rule; without them, :func:`seed_verdict`'s.
+    every run, the verdict is :func:`interval`'s rule (with ``pool``, the ablation's
+    :func:`pooled_training_noise`); without them, :func:`seed_verdict`'s.
     """
     final_a = [runs[without][s]["points"][-1]["eval_ppl"] for s in seeds]
     final_b = [runs[with_][s]["points"][-1]["eval_ppl"] for s in seeds]
@@ -109,7 +116,9 @@ def compare(
     noise = seed_noise(final_a, final_b)
     curve = difference_curve(without, with_, runs, seeds)
     by_seeds = seed_verdict(diffs, mean, noise, curve, len(seeds))
-    blocks = interval(without, with_, runs, seeds)
+    same = difference is not None and same_data(difference)
+    # Runs on the same data differ by their own spread alone (none when they are shared).
+    blocks = interval(without, with_, runs, seeds, pool=None if same else pool)
     result: dict[str, Any] = {
         "label": label,
         "without": without,
@@ -127,7 +136,8 @@ def compare(
     }
     if difference is not None:
         result["unique"] = difference
-    if difference is not None and same_data(difference):
+    if same:
+        assert difference is not None
         result.update(redundant_verdict(difference, mean, same_data_note))
     elif len(seeds) < 2 or not isinstance(blocks, dict) or "interval_log_ppl" not in blocks:
         if len(seeds) >= 2 and isinstance(blocks, dict):
@@ -206,10 +216,17 @@ def interval_verdict(
     """
     lo, hi = blocks["interval_log_ppl"]
     same_sign = all(d < 0 for d in diffs) or all(d > 0 for d in diffs)
+    pooled = blocks.get("pooled")
+    training = (
+        f"training noise from {len(diffs)} seeds"
+        if not pooled
+        else f"training noise pooled over {pooled['variants']} variants x {len(diffs)} seeds, "
+        f"df {blocks['df']:g}"
+        + ("" if pooled["used"] == "pooled" else ", this comparison's own spread being larger")
+    )
     stated = (
-        f"{round(100 * LEVEL)}% CI of the change: {pct(lo)} .. {pct(hi)} (training noise from "
-        f"{len(diffs)} seeds and evaluation noise from {blocks['blocks']} blocks of "
-        f"{blocks['block_tokens']:,} tokens)"
+        f"{round(100 * LEVEL)}% CI of the change: {pct(lo)} .. {pct(hi)} ({training} and "
+        f"evaluation noise from {blocks['blocks']} blocks of {blocks['block_tokens']:,} tokens)"
     )
     if same_sign and (hi < 0 or lo > 0):
         return {
@@ -333,7 +350,12 @@ def block_differences(
 
 
 def interval(
-    without: str, with_: str, runs: Runs, seeds: tuple[int, ...], level: float = LEVEL
+    without: str,
+    with_: str,
+    runs: Runs,
+    seeds: tuple[int, ...],
+    level: float = LEVEL,
+    pool: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The change's interval from per-block losses and seeds (``{"missing": why}`` without).
 
@@ -357,6 +379,15 @@ def interval(
     at every ratio simulated. The price is width with few seeds (t(1) = 12.7 with two): more
     seeds, not a looser rule, is the remedy. Also given: the interval of evaluation noise alone
     and each seed's own, for the reader.
+
+    With ``pool`` (:func:`pooled_training_noise` of the ablation's variants, when its df
+    exceed K - 1), the training part is ``V_t = max(var_k(d_k) / K, 2 s^2 / K)`` with ``s^2``
+    the pooled variance of one run's seed-by-variant residual, and ``df = min(pool df, B -
+    1)``: the standard analysis of a randomised block design (seeds are the blocks; Fisher
+    1935), which assumes every variant's runs are equally noisy. Where this comparison's own
+    seeds spread more than the pool says, its own spread is kept (``used: "own"``), so one
+    unusually noisy variant does not borrow the others' calm. The simulated coverage of both
+    rules is in ``benchmarks/interval_coverage.py``.
     """
     got = block_differences(without, with_, runs, seeds)
     if isinstance(got, str):
@@ -368,9 +399,22 @@ def interval(
     mean = float(per_seed.mean())
     db = d.mean(axis=0)
     v_eval = float(blocks / (blocks - 1) * np.sum(w**2 * (db - mean) ** 2))
-    v_train = float(per_seed.var(ddof=1) / k) if k > 1 else 0.0
-    welch_df = satterthwaite([(v_train, k - 1), (v_eval, blocks - 1)])
+    v_own = float(per_seed.var(ddof=1) / k) if k > 1 else 0.0
+    welch_df = satterthwaite([(v_own, k - 1), (v_eval, blocks - 1)])
     df = float(min(k - 1, blocks - 1)) if k > 1 else float(blocks - 1)
+    v_train = v_own
+    pooled: dict[str, Any] | None = None
+    if pool is not None and k > 1 and pool["df"] > k - 1:
+        v_pool = 2 * pool["variance"] / k
+        v_train = max(v_own, v_pool)
+        df = float(min(pool["df"], blocks - 1))
+        pooled = {
+            "variants": pool["variants"],
+            "df": pool["df"],
+            "training_se": math.sqrt(v_pool),
+            "own_training_se": math.sqrt(v_own),
+            "used": "pooled" if v_pool >= v_own else "own",
+        }
     half = t_quantile(0.5 + level / 2, df) * math.sqrt(v_train + v_eval)
     half_eval = t_quantile(0.5 + level / 2, blocks - 1) * math.sqrt(v_eval)
     seed_half = [
@@ -387,6 +431,7 @@ def interval(
         "eval_se": math.sqrt(v_eval),
         "df": df,
         "welch_df": welch_df,
+        **({"pooled": pooled} if pooled else {}),
         "interval_log_ppl": [mean - half, mean + half],
         "interval_ppl_change": [math.exp(mean - half) - 1, math.exp(mean + half) - 1],
         "eval_only_interval_ppl_change": [
@@ -400,6 +445,46 @@ def interval(
     }
 
 
+def pooled_training_noise(
+    runs: Runs, seeds: tuple[int, ...], variants: list[str]
+) -> dict[str, Any] | None:
+    """The seed-by-variant variance of one run, pooled over an ablation's distinct variants.
+
+    With ``y[v, k]`` the final ln ppl of variant v and seed k (on the evaluation text, the
+    same for every run, so evaluation sampling is not in it), the two-way residual
+    ``r = y - ȳ[v, .] - ȳ[., k] + ȳ`` removes what a variant does on every seed and what a seed
+    does to every variant (the shared initialisation and batch order); ``s^2 = sum r^2 / ((V -
+    1)(K - 1))`` is then one run's training noise, and the difference of two variants has
+    variance ``2 s^2`` per seed. A variant whose runs are another's (``same_as``) or whose
+    ppl equal an earlier variant's on every seed is the same runs and counted once (a copy
+    would add degrees of freedom with no information). ``{"variance", "df", "variants":
+    count, "names"}``, or None with fewer than 2 seeds or 3 distinct variants (two variants
+    pool to the comparison's own spread).
+    """
+    k = len(seeds)
+    rows: list[list[float]] = []
+    names: list[str] = []
+    for name in variants:
+        if any(runs[name][s].get("same_as") for s in seeds):
+            continue
+        row = [math.log(runs[name][s]["points"][-1]["eval_ppl"]) for s in seeds]
+        if row in rows:
+            continue
+        rows.append(row)
+        names.append(name)
+    if k < 2 or len(rows) < 3:
+        return None
+    y = np.asarray(rows, dtype=np.float64)
+    r = y - y.mean(axis=1, keepdims=True) - y.mean(axis=0, keepdims=True) + y.mean()
+    df = (len(rows) - 1) * (k - 1)
+    return {
+        "variance": float(np.sum(r**2) / df),
+        "df": df,
+        "variants": len(rows),
+        "names": names,
+    }
+
+
 def satterthwaite(parts: list[tuple[float, int]]) -> float:
     """Welch-Satterthwaite degrees of freedom of a sum of variance estimates (var, df)."""
     total = sum(v for v, _ in parts)
@@ -409,13 +494,14 @@ def satterthwaite(parts: list[tuple[float, int]]) -> float:
     return total * total / denominator
 
 
+@functools.lru_cache(maxsize=1024)
 def t_quantile(p: float, df: float) -> float:
     """The p-quantile of Student's t with ``df`` (> 0, may be fractional or inf) degrees.
 
     No SciPy in the trainer's dependencies: with t = sqrt(df) tan(theta) the density becomes
     ``c cos(theta)^(df - 1)`` on [0, pi/2), smooth and bounded for df >= 1, so a fine
     trapezoid table of its integral and an interpolation give the quantile to ~1e-7 (checked
-    against tables in tests/test_ablation_stats.py).
+    against tables in tests/test_ablation_stats.py). Cached: an ablation asks for few df.
     """
     from statistics import NormalDist
 
