@@ -155,6 +155,28 @@ def rule(c: dict, key: str) -> str:
     return c[key]
 
 
+def seeds_needed(result: dict, half_change: float, most: int = 1000) -> int | None:
+    """Seeds per variant at which the pooled interval's half-width would fall to
+    ``half_change`` (a perplexity change, e.g. 0.02), the noise staying as measured: one run's
+    pooled training variance and the median evaluation standard error of the comparisons,
+    with the pool's df for that many seeds. None without a pool, or beyond ``most``."""
+    pool = result.get("pooled_training_noise")
+    eval_se = [
+        c["interval"]["eval_se"]
+        for c in result["comparisons"]
+        if "eval_se" in (c.get("interval") or {}) and c["verdict"] != "redundant"
+    ]
+    if not pool or not eval_se:
+        return None
+    target = math.log1p(half_change)
+    e2 = statistics.median(eval_se) ** 2
+    for k in range(2, most + 1):
+        df = (pool["variants"] - 1) * (k - 1)
+        if t_quantile(0.975, df) * math.sqrt(2 * pool["variance"] / k + e2) <= target:
+            return k
+    return None
+
+
 def runs_of(result: dict) -> dict[str, dict[int, dict]]:
     """An ablation.json's run records as trainer.ablation_stats reads them."""
     return {
@@ -252,6 +274,16 @@ def print_repeatability(budget: int, results: dict[str, dict], aa: dict[str, dic
     print(f"cost per run at {budget:,} tokens: {train:.1f} s training + {evaluate:.1f} s "
           f"evaluation (median of {count} runs)")  # fmt: skip
     summary["seconds_per_run"] = {"train": train, "eval": evaluate, "runs": count}
+    widest = results.get("all", first)
+    pool = widest.get("pooled_training_noise")
+    if pool:
+        needed = {f"{h:.0%}": seeds_needed(widest, h) for h in (0.01, 0.02, 0.03)}
+        print(f"one run's training noise (pooled over {pool['variants']} variants x "
+              f"{len(widest['seeds'])} seeds, {pool['df']} df): "
+              f"{100 * math.expm1(math.sqrt(pool['variance'])):.2f}%; seeds per variant for a "
+              "95% half-width of " + ", ".join(f"{h}: {k}" for h, k in needed.items()))  # fmt: skip
+        summary["pooled_training_noise"] = pool
+        summary["seeds_needed"] = needed
     summary["verdicts"] = {
         n: {c["label"]: verdict_cell(c) for c in r["comparisons"]} for n, r in results.items()
     }
