@@ -299,3 +299,12 @@ def test_pooled_interval_covers_simulated_null_variants_and_is_narrower() -> Non
     width = lambda iv: iv["interval_log_ppl"][1] - iv["interval_log_ppl"][0]  # noqa: E731
     assert pooled["df"] == 4.0 and own["df"] == 1.0
     assert width(pooled) < width(own) / 2
+
+
+def test_report_states_the_pooled_training_noise() -> None:
+    from trainer.ablation_report import noise_sentence
+
+    pool = {"variance": math.log(1.02) ** 2, "df": 9, "variants": 4, "names": []}
+    text = noise_sentence({"pooled_training_noise": pool, "seeds": [1, 2, 3, 4]})
+    assert "4 variants x 4 seeds (9 degrees of freedom)" in text and "about 2.0%" in text
+    assert noise_sentence({"pooled_training_noise": None, "seeds": [1, 2]}) == ""

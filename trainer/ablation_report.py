@@ -346,6 +346,20 @@ INTRO = (
 )
 
 
+def noise_sentence(result: dict[str, Any]) -> str:
+    """One run's training noise as the verdicts pooled it, in words ("" when not pooled)."""
+    pool = result.get("pooled_training_noise")
+    if not pool:
+        return ""
+    return (
+        f"Training noise, pooled over {pool['variants']} variants x {len(result['seeds'])} "
+        f"seeds ({pool['df']} degrees of freedom): one run's eval perplexity moves by about "
+        f"{100 * math.expm1(math.sqrt(pool['variance'])):.1f}% from seed to seed beyond what "
+        "the seed does to every variant; a comparison whose own seeds spread more keeps "
+        "its own spread."
+    )
+
+
 def write_ablation_report(out: Path, result: dict[str, Any]) -> Path:
     """Write ablation.md, ablation.html and the three PNGs into ``out``; return the .md path."""
     images = {
@@ -377,6 +391,7 @@ def write_ablation_report(out: Path, result: dict[str, Any]) -> Path:
         "",
         *[f"- {v}" for v in verdicts],
         "",
+        *([noise_sentence(result), ""] if noise_sentence(result) else []),
         "## Eval perplexity per variant",
         "",
         _md_table(t["variants"]),
@@ -452,6 +467,7 @@ img {{ max-width: 100%; display: block; margin: 1em 0; }}
 {warnings_html}
 <h2>Verdicts</h2>
 <ul>{"".join(verdict_html(c) for c in result["comparisons"])}</ul>
+{f"<p>{html.escape(noise_sentence(result))}</p>" if noise_sentence(result) else ""}
 <h2>Eval perplexity per variant</h2>
 {table(t["variants"])}
 {image("bars", "eval perplexity per variant")}
