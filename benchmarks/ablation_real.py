@@ -44,7 +44,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from trainer.ablation_report import coloured_pixels, find_browser  # noqa: E402
-from trainer.ablation_stats import compare, pooled_training_noise, t_quantile  # noqa: E402
+from trainer.ablation_stats import (  # noqa: E402
+    called,
+    compare,
+    pooled_training_noise,
+    t_quantile,
+)
 
 #: The student of the issue's reference figures: 3 layers, 256 wide, 4 heads.
 STUDENT = {"n_layer": 3, "n_head": 4, "n_embd": 256, "n_positions": 256}
@@ -123,11 +128,7 @@ def eval_only_verdict(c: dict) -> str:
     if c["verdict"] == "redundant" or "eval_only_interval_ppl_change" not in iv:
         return c["verdict"]
     lo, hi = iv["eval_only_interval_ppl_change"]
-    d = c["per_seed_log_ppl_diff"]
-    same_sign = all(x < 0 for x in d) or all(x > 0 for x in d)
-    if same_sign and (hi < 0 or lo > 0):
-        return "helps" if hi < 0 else "hurts"
-    return "too close to call"
+    return called(c["per_seed_log_ppl_diff"], lo, hi) or "too close to call"
 
 
 def own_seeds_verdict(c: dict) -> str:
@@ -140,11 +141,8 @@ def own_seeds_verdict(c: dict) -> str:
     half = t_quantile(0.5 + iv["level"] / 2, min(k - 1, iv["blocks"] - 1)) * math.hypot(
         iv["pooled"]["own_training_se"], iv["eval_se"]
     )
-    lo, hi = iv["mean_log_ppl_diff"] - half, iv["mean_log_ppl_diff"] + half
-    d = c["per_seed_log_ppl_diff"]
-    if (all(x < 0 for x in d) or all(x > 0 for x in d)) and (hi < 0 or lo > 0):
-        return "helps" if hi < 0 else "hurts"
-    return "too close to call"
+    mean = iv["mean_log_ppl_diff"]
+    return called(c["per_seed_log_ppl_diff"], mean - half, mean + half) or "too close to call"
 
 
 def rule(c: dict, key: str) -> str:

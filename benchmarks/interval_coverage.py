@@ -32,15 +32,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from trainer.ablation_stats import interval, pooled_training_noise, t_quantile  # noqa: E402
 
 
+def record(nll: np.ndarray, counts: list[int]) -> dict:
+    """A finished run's record as the ablation keeps it: final eval ppl and per-block losses."""
+    blocks = {"eval": {"nll": nll.tolist(), "counts": counts}}
+    return {"points": [{"eval_ppl": math.exp(float(nll.mean())), "blocks": blocks}]}
+
+
 def runs_of(d: np.ndarray, counts: list[int]) -> dict:
     """Run records of "A" (all zeros) and "B" (= d[seed, block]) as the ablation keeps them."""
-
-    def record(nll: np.ndarray) -> dict:
-        return {"points": [{"blocks": {"eval": {"nll": nll.tolist(), "counts": counts}}}]}
-
     return {
-        "A": {k + 1: record(np.zeros(d.shape[1])) for k in range(d.shape[0])},
-        "B": {k + 1: record(d[k]) for k in range(d.shape[0])},
+        "A": {k + 1: record(np.zeros(d.shape[1]), counts) for k in range(d.shape[0])},
+        "B": {k + 1: record(d[k], counts) for k in range(d.shape[0])},
     }
 
 
@@ -105,17 +107,7 @@ def pooled_coverage(
             + rng.normal(0, 0.3 * per_block, (variants, seeds, blocks))
         )
         runs = {
-            f"v{v}": {
-                k + 1: {
-                    "points": [
-                        {
-                            "eval_ppl": math.exp(float(nll[v, k].mean())),
-                            "blocks": {"eval": {"nll": nll[v, k].tolist(), "counts": counts}},
-                        }
-                    ]
-                }
-                for k in range(seeds)
-            }
+            f"v{v}": {k + 1: record(nll[v, k], counts) for k in range(seeds)}
             for v in range(variants)
         }
         pool = pooled_training_noise(runs, keys, list(runs))

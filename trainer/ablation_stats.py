@@ -205,6 +205,15 @@ def _trend(needed: float | None) -> str:
     return "; the learning curves show no trend toward a larger difference"
 
 
+def called(diffs: list[float], lo: float, hi: float) -> str | None:
+    """ "helps"/"hurts" when the interval [lo, hi] excludes 0 and every seed's difference has
+    the same sign; None otherwise (the interval rule's decision, for any interval)."""
+    same_sign = all(d < 0 for d in diffs) or all(d > 0 for d in diffs)
+    if same_sign and (hi < 0 or lo > 0):
+        return "helps" if hi < 0 else "hurts"
+    return None
+
+
 def interval_verdict(
     diffs: list[float], blocks: dict[str, Any], curve: list[dict[str, Any]]
 ) -> dict[str, Any]:
@@ -215,7 +224,6 @@ def interval_verdict(
     interval's half-width (the noise stays as measured: a rough extrapolation, said so).
     """
     lo, hi = blocks["interval_log_ppl"]
-    same_sign = all(d < 0 for d in diffs) or all(d > 0 for d in diffs)
     pooled = blocks.get("pooled")
     training = (
         f"training noise from {len(diffs)} seeds"
@@ -228,9 +236,10 @@ def interval_verdict(
         f"{round(100 * LEVEL)}% CI of the change: {pct(lo)} .. {pct(hi)} ({training} and "
         f"evaluation noise from {blocks['blocks']} blocks of {blocks['block_tokens']:,} tokens)"
     )
-    if same_sign and (hi < 0 or lo > 0):
+    verdict = called(diffs, lo, hi)
+    if verdict:
         return {
-            "verdict": "helps" if hi < 0 else "hurts",
+            "verdict": verdict,
             "confidence": stated,
             "explanation": f"{stated} excludes 0 and every seed agrees",
         }
